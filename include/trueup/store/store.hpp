@@ -1,0 +1,117 @@
+#pragma once
+// The durable store: a transactional SQL database behind one interface, with
+// two engines (PostgreSQL for production, SQLite as the embedded default).
+//
+// SQL passed to `Transaction::exec` uses `$1, $2, ...` placeholders on both
+// engines; parameters are bound, never spliced into the text.
+//
+// Thread-safety: a Store is safe to use from any thread. Work runs on the
+// store's own connection threads (one connection each); a Transaction is only
+// valid inside the Work it was handed to. The queue of waiting work is
+// bounded: when it is full, `transact`/`post` fail with Errc::overloaded.
+// Blocking calls (`transact`, `ping`, `migrate`) must not be made from an
+// io_context thread; coroutines use `trueup/store/async.hpp` instead.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "trueup/core/error.hpp"
+
+namespace trueup::store {
+
+// A bound parameter: NULL, integer, float or text.
+using Param = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+// A result row: each column as text, or nullopt for SQL NULL.
+using Row = std::vector<std::optional<std::string>>;
+
+struct Rows {
+  std::vector<std::string> columns;
+  std::vector<Row> rows;
+  std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  // Runs one statement. Errors: conflict (serialization/deadlock/unique
+  // violation on retryable paths), unavailable (connection lost),
+  // invalid_argument (SQL error).
+  virtual Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {}) = 0;
+};
+
+// Work done inside one transaction. Returning an error rolls back; returning
+// Ok commits. The commit's own failure is reported to the caller.
+using Work = std::function<Status(Transaction&)>;
+
+struct Migration {
+  int version = 0;          // from the file name: 0001_init.sql -> 1
+  std::string name;         // the file name
+  std::string sql;          // the file's content
+};
+
+struct MigrationReport {
+  std::vector<std::string> applied;   // file names applied by this call
+  std::size_t already_applied = 0;    // files found applied with a matching checksum
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "postgres" or "sqlite".
+  virtual std::string_view engine() const noexcept = 0;
+
+  // Runs `work` in a transaction on a store thread and waits for it.
+  virtual Status transact(Work work) = 0;
+
+  // Queues `work` and returns at once; `done` is called on a store thread
+  // with the outcome (commit included).
+  virtual void post(Work work, std::function<void(Status)> done) = 0;
+
+  // A cheap round trip to the database.
+  virtual Status ping() = 0;
+
+  // Applies every migration not yet applied, in version order, each in its
+  // own transaction, recording its checksum. Refuses with
+  // Errc::checksum_mismatch when an applied file has changed since.
+  virtual Result<MigrationReport> migrate(const std::vector<Migration>& migrations) = 0;
+
+  // Finishes queued work, then closes connections. Idempotent.
+  virtual void stop() = 0;
+};
+
+struct PostgresSettings {
+  std::string url;                                   // postgresql://user:pw@host:port/db
+  int pool_size = 4;                                 // connections = threads
+  std::chrono::milliseconds connect_timeout{5000};
+  std::size_t queue_capacity = 10000;                // waiting work items
+};
+
+struct SqliteSettings {
+  std::string path = "trueup.db";                    // ":memory:" for tests
+  std::chrono::milliseconds busy_timeout{5000};
+  std::size_t queue_capacity = 10000;
+};
+
+// Opens a store. Connection failures at open are reported as errors, not thrown.
+Result<std::unique_ptr<Store>> open_postgres(const PostgresSettings& settings);
+Result<std::unique_ptr<Store>> open_sqlite(const SqliteSettings& settings);
+
+// The migrations compiled into this binary from migrations/<engine>/.
+const std::vector<Migration>& embedded_migrations(std::string_view engine);
+
+// Parses "0001_init.sql" -> 1; nullopt when the name is not numbered.
+std::optional<int> migration_version(std::string_view file_name);
+
+// Hex SHA-256 of the migration's text, recorded when applied.
+std::string migration_checksum(const Migration& migration);
+
+}  // namespace trueup::store
