@@ -3,14 +3,17 @@
 // two engines (PostgreSQL for production, SQLite as the embedded default).
 //
 // SQL passed to `Transaction::exec` uses `$1, $2, ...` placeholders on both
-// engines; parameters are bound, never spliced into the text.
+// engines; parameters are bound, never spliced into the text. A placeholder
+// may appear in any order and more than once.
 //
 // Thread-safety: a Store is safe to use from any thread. Work runs on the
 // store's own connection threads (one connection each); a Transaction is only
 // valid inside the Work it was handed to. The queue of waiting work is
 // bounded: when it is full, `transact`/`post` fail with Errc::overloaded.
 // Blocking calls (`transact`, `ping`, `migrate`) must not be made from an
-// io_context thread; coroutines use `trueup/store/async.hpp` instead.
+// io_context thread; coroutines use `trueup/store/async.hpp` instead. They must
+// not be made from inside a Work either (that would wait on itself): such a
+// call fails at once with Errc::internal.
 
 #include <chrono>
 #include <cstdint>
@@ -29,26 +32,36 @@ namespace trueup::store {
 // A bound parameter: NULL, integer, float or text.
 using Param = std::variant<std::monostate, std::int64_t, double, std::string>;
 
-// A result row: each column as text, or nullopt for SQL NULL.
+// A result row: each column as text, or nullopt for SQL NULL. Floats are
+// written in their shortest exact form on both engines ("2.5", "1e-07").
 using Row = std::vector<std::optional<std::string>>;
 
 struct Rows {
   std::vector<std::string> columns;
   std::vector<Row> rows;
-  std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE
+  std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE, else 0
 };
 
 class Transaction {
  public:
   virtual ~Transaction() = default;
-  // Runs one statement. Errors: conflict (serialization/deadlock/unique
-  // violation on retryable paths), unavailable (connection lost),
-  // invalid_argument (SQL error).
+  // Runs one statement. Without parameters the text may hold several
+  // statements (migrations do); the result is the last statement's.
+  //
+  // Errors: conflict (serialization failure, deadlock, lock busy),
+  // already_exists (unique/primary-key violation), unavailable (connection
+  // lost, storage unusable), timeout (statement timeout), invalid_argument
+  // (any other SQL error; the message has the database's text and the SQL).
+  //
+  // After a failed exec the transaction is aborted on both engines: later
+  // execs fail with the same error, and the transaction rolls back even if the
+  // Work returns Ok (transact then reports that first error).
   virtual Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {}) = 0;
 };
 
 // Work done inside one transaction. Returning an error rolls back; returning
-// Ok commits. The commit's own failure is reported to the caller.
+// Ok commits. The commit's own failure is reported to the caller. A Work that
+// throws is rolled back and reported as Errc::internal.
 using Work = std::function<Status(Transaction&)>;
 
 struct Migration {
@@ -73,26 +86,39 @@ class Store {
   virtual Status transact(Work work) = 0;
 
   // Queues `work` and returns at once; `done` is called on a store thread
-  // with the outcome (commit included).
+  // with the outcome (commit included). When the work cannot be queued (queue
+  // full: overloaded; store stopped: unavailable) `done` is called at once on
+  // the calling thread. `done` must not block for long and must not throw.
   virtual void post(Work work, std::function<void(Status)> done) = 0;
 
   // A cheap round trip to the database.
   virtual Status ping() = 0;
 
   // Applies every migration not yet applied, in version order, each in its
-  // own transaction, recording its checksum. Refuses with
-  // Errc::checksum_mismatch when an applied file has changed since.
+  // own transaction together with its row in `schema_migrations`, recording
+  // its checksum. Concurrent migrators are serialized (PostgreSQL advisory
+  // lock; SQLite's write lock). Refuses, before applying anything, with
+  // Errc::checksum_mismatch when an applied file has changed since, and with
+  // Errc::unsupported when the database has a version `migrations` does not
+  // know (a newer binary migrated it). A failing file is reported as
+  // invalid_argument naming the file; files before it stay applied.
   virtual Result<MigrationReport> migrate(const std::vector<Migration>& migrations) = 0;
 
-  // Finishes queued work, then closes connections. Idempotent.
+  // Finishes queued work, then closes connections. Idempotent. Later work
+  // fails with Errc::unavailable. Not to be called from a store thread.
   virtual void stop() = 0;
 };
 
 struct PostgresSettings {
   std::string url;                                   // postgresql://user:pw@host:port/db
+                                                     // or "host=... dbname=..." keywords
   int pool_size = 4;                                 // connections = threads
-  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};   // rounded up to whole seconds
   std::size_t queue_capacity = 10000;                // waiting work items
+  // When set: created if missing and made the search_path of every
+  // connection (so tables and schema_migrations live there). Lower-case
+  // letters, digits and '_'; the URL must not set `options` then.
+  std::string schema;
 };
 
 struct SqliteSettings {
@@ -101,17 +127,25 @@ struct SqliteSettings {
   std::size_t queue_capacity = 10000;
 };
 
-// Opens a store. Connection failures at open are reported as errors, not thrown.
+// Opens a store. Connection failures at open are reported as errors, not
+// thrown: Errc::unavailable with the redacted URL (never the password);
+// invalid settings give Errc::invalid_argument.
 Result<std::unique_ptr<Store>> open_postgres(const PostgresSettings& settings);
 Result<std::unique_ptr<Store>> open_sqlite(const SqliteSettings& settings);
 
-// The migrations compiled into this binary from migrations/<engine>/.
+// The migrations compiled into this binary from migrations/<engine>/, in
+// version order; empty for an unknown engine.
 const std::vector<Migration>& embedded_migrations(std::string_view engine);
 
 // Parses "0001_init.sql" -> 1; nullopt when the name is not numbered.
 std::optional<int> migration_version(std::string_view file_name);
 
-// Hex SHA-256 of the migration's text, recorded when applied.
+// Hex SHA-256 of the migration's text (line endings normalised to "\n"),
+// recorded when applied.
 std::string migration_checksum(const Migration& migration);
+
+// A PostgreSQL URL or keyword string with its password replaced by "***",
+// fit for logs and messages.
+std::string redact_url(std::string_view url);
 
 }  // namespace trueup::store

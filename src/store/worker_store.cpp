@@ -1,0 +1,122 @@
+#include "worker_store.hpp"
+
+#include <cassert>
+#include <exception>
+#include <future>
+#include <string>
+#include <utility>
+
+namespace trueup::store::detail {
+namespace {
+// The store whose worker is running on this thread, to refuse blocking calls
+// that would wait on the thread itself.
+thread_local const WorkerStore* current_worker_store = nullptr;
+}  // namespace
+
+std::optional<Error> JobQueue::try_push(Job& job) {
+  std::lock_guard lock(mutex_);
+  if (closed_) return make_error(Errc::unavailable, "store is stopped");
+  if (jobs_.size() >= capacity_)
+    return make_error(Errc::overloaded, "store queue is full (" + std::to_string(capacity_) +
+                                            " waiting work items); raise the store's queue_capacity "
+                                            "or add connections");
+  jobs_.push_back(std::move(job));
+  ready_.notify_one();
+  return std::nullopt;
+}
+
+std::optional<Job> JobQueue::pop() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+  if (jobs_.empty()) return std::nullopt;
+  Job job = std::move(jobs_.front());
+  jobs_.pop_front();
+  return job;
+}
+
+void JobQueue::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  ready_.notify_all();
+}
+
+void WorkerStore::start_workers(std::size_t count) {
+  workers_.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+bool WorkerStore::on_worker_thread() const noexcept { return current_worker_store == this; }
+
+void WorkerStore::worker_loop(std::size_t worker) {
+  current_worker_store = this;
+  while (auto job = queue_.pop()) {
+    Status outcome = [&]() -> Status {
+      try {
+        return run_transaction(worker, job->work);
+      } catch (const std::exception& e) {
+        return make_error(Errc::internal, std::string("store work threw: ") + e.what());
+      } catch (...) {
+        return make_error(Errc::internal, "store work threw a non-standard exception");
+      }
+    }();
+    if (job->done) job->done(std::move(outcome));
+  }
+  current_worker_store = nullptr;
+}
+
+void WorkerStore::post(Work work, std::function<void(Status)> done) {
+  Job job{std::move(work), std::move(done)};
+  if (auto refused = queue_.try_push(job)) {
+    if (job.done) job.done(std::move(*refused));
+  }
+}
+
+Status WorkerStore::transact(Work work) {
+  if (on_worker_thread())
+    return make_error(Errc::internal,
+                      "blocking store call made from inside a store Work (it would wait on "
+                      "itself); use the Transaction you were given, or post()");
+  std::promise<Status> outcome;
+  auto future = outcome.get_future();
+  post(std::move(work), [&outcome](Status s) { outcome.set_value(std::move(s)); });
+  return future.get();
+}
+
+Status WorkerStore::ping() {
+  return transact([](Transaction& tx) -> Status {
+    auto r = tx.exec("SELECT 1");
+    if (!r) return std::move(r).error();
+    return Ok{};
+  });
+}
+
+Result<MigrationReport> WorkerStore::migrate(const std::vector<Migration>& migrations) {
+  if (on_worker_thread())
+    return make_error(Errc::internal, "migrate called from inside a store Work");
+  return run_migrations(*this, migrations);
+}
+
+void WorkerStore::stop() {
+  std::lock_guard lock(stop_mutex_);
+  if (stopped_) return;
+  assert(!on_worker_thread() && "Store::stop called from a store thread");
+  stopped_ = true;
+  queue_.close();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+  close_connections();
+}
+
+std::string quote_sql(std::string_view sql) {
+  constexpr std::size_t kMax = 300;
+  std::string shown(sql.substr(0, kMax));
+  if (sql.size() > kMax) shown += "…";
+  return " in `" + shown + "`";
+}
+
+Error aborted_by(const Error& first) {
+  return make_error(first.code, "transaction aborted by an earlier error: " + first.message);
+}
+
+}  // namespace trueup::store::detail

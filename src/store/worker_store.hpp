@@ -1,0 +1,85 @@
+#pragma once
+// Internal: the part both engines share. A fixed set of worker threads, each
+// owning one database connection, takes work from one bounded queue.
+//
+// A derived class starts the workers from its open function (once its
+// connections are ready) and calls stop() first thing in its destructor,
+// because workers call back into it.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "trueup/store/store.hpp"
+
+namespace trueup::store::detail {
+
+struct Job {
+  Work work;
+  std::function<void(Status)> done;
+};
+
+// A bounded FIFO of jobs; closing it lets consumers drain what is left.
+class JobQueue {
+ public:
+  explicit JobQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  // Takes `job` when there is room; otherwise leaves it alone and says why.
+  std::optional<Error> try_push(Job& job);
+  // Blocks for the next job; nullopt once closed and empty.
+  std::optional<Job> pop();
+  void close();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Job> jobs_;
+  std::size_t capacity_;
+  bool closed_ = false;
+};
+
+class WorkerStore : public Store {
+ public:
+  Status transact(Work work) override;
+  void post(Work work, std::function<void(Status)> done) override;
+  Status ping() override;
+  Result<MigrationReport> migrate(const std::vector<Migration>& migrations) override;
+  void stop() override;
+
+ protected:
+  explicit WorkerStore(std::size_t queue_capacity) : queue_(queue_capacity) {}
+
+  void start_workers(std::size_t count);
+
+  // Runs `work` in one transaction on worker `worker`'s connection. Called
+  // only on that worker's thread; exceptions it lets through are reported as
+  // Errc::internal.
+  virtual Status run_transaction(std::size_t worker, const Work& work) = 0;
+  // Called by stop() once every worker has exited.
+  virtual void close_connections() noexcept = 0;
+
+ private:
+  void worker_loop(std::size_t worker);
+  bool on_worker_thread() const noexcept;
+
+  JobQueue queue_;
+  std::vector<std::thread> workers_;
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+};
+
+// "… in `SELECT …`" with long SQL shortened, for error messages.
+std::string quote_sql(std::string_view sql);
+
+// The first error of a transaction, repeated for every later exec.
+Error aborted_by(const Error& first);
+
+// Shared migration logic over Store::transact; the engine decides the dialect.
+Result<MigrationReport> run_migrations(Store& store, const std::vector<Migration>& migrations);
+
+}  // namespace trueup::store::detail
