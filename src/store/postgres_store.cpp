@@ -61,8 +61,9 @@ Error current_failure(const Conninfo& info, std::string_view sql, bool& broken) 
     // Serialization failure or deadlock (libpqxx 6 keeps no SQLSTATE here).
     return make_error(Errc::conflict, "postgres: " + text(e) + where);
   } catch (const pqxx::sql_error& e) {
-    return make_error(errc_of_sqlstate(e.sqlstate()),
-                      "postgres: " + text(e) + " [SQLSTATE " + e.sqlstate() + "]" + where);
+    const Errc errc = errc_of_sqlstate(e.sqlstate());
+    if (errc == Errc::unavailable) broken = true;  // e.g. 57P01: the server ended the session
+    return make_error(errc, "postgres: " + text(e) + " [SQLSTATE " + e.sqlstate() + "]" + where);
   } catch (const pqxx::failure& e) {
     broken = true;
     return make_error(Errc::unavailable, "postgres: " + text(e) + where);

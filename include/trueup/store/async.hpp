@@ -5,6 +5,7 @@
 // work runs on a store thread and the coroutine resumes on its own executor
 // (never on the store thread) with the outcome. While it waits, the executor
 // counts as having outstanding work, so io_context::run does not return.
+// `store` must outlive the wait. Errors are those of Store::post/transact.
 
 #include <boost/asio/awaitable.hpp>
 

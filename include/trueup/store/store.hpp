@@ -100,8 +100,8 @@ class Store {
   // lock; SQLite's write lock). Refuses, before applying anything, with
   // Errc::checksum_mismatch when an applied file has changed since, and with
   // Errc::unsupported when the database has a version `migrations` does not
-  // know (a newer binary migrated it). A failing file is reported as
-  // invalid_argument naming the file; files before it stay applied.
+  // know (a newer binary migrated it). A failing file's error (usually
+  // invalid_argument) names the file; files before it stay applied.
   virtual Result<MigrationReport> migrate(const std::vector<Migration>& migrations) = 0;
 
   // Finishes queued work, then closes connections. Idempotent. Later work
