@@ -62,8 +62,14 @@ class Validator {
       report(node, path.empty() ? "(top level)" : path, "expected a mapping of keys");
       return;
     }
+    json written = json::object();  // keys present in the file, valid or not
     for (const auto& item : node) {
       const std::string name = item.first.IsScalar() ? item.first.Scalar() : std::string("?");
+      if (written.contains(name)) {
+        report(item.first, join_path(path, name), "key given twice");
+        continue;
+      }
+      written[name] = true;
       auto it = std::find_if(schema.children.begin(), schema.children.end(),
                              [&](const Key& k) { return k.name == name; });
       const std::string key_path = join_path(path, name);
@@ -71,14 +77,10 @@ class Validator {
         report(item.first, key_path, "unknown key" + suggestion(schema, name));
         continue;
       }
-      if (out.contains(name)) {
-        report(item.first, key_path, "key given twice");
-        continue;
-      }
       json v;
       if (value(*it, item.second, key_path, v)) out[name] = std::move(v);
     }
-    missing_required(schema, node, path, &out);
+    missing_required(schema, node, path, &written);
   }
 
  private:
@@ -536,6 +538,11 @@ const Key& Section::key(std::string_view name) const {
 bool Section::has(std::string_view name) const {
   const Key& k = key(name);
   return values_->contains(std::string(name)) || k.default_value.has_value();
+}
+
+bool Section::present(std::string_view name) const {
+  (void)key(name);
+  return values_->contains(std::string(name));
 }
 
 const json& Section::value(std::string_view name, Type expected) const {

@@ -64,7 +64,7 @@ class Server::Impl {
       : settings_(std::move(settings)),
         router_(router),
         registry_(registry),
-        acceptor_strand_(asio::make_strand(ioc_)),
+        acceptor_strand_(asio::make_strand(*ioc_)),
         acceptor_(acceptor_strand_),
         active_(registry.gauge("trueup_http_connections_active", "Open HTTP connections.")),
         rejected_(registry.counter("trueup_http_connections_rejected_total",
@@ -90,7 +90,7 @@ class Server::Impl {
     port_ = acceptor_.local_endpoint().port();
     asio::co_spawn(acceptor_strand_, accept_loop(), asio::detached);
     int n = settings_.threads > 0 ? settings_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_->run(); });
     return Ok{};
   }
 
@@ -116,7 +116,7 @@ class Server::Impl {
       std::unique_lock lock(sessions_mutex_);
       sessions_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return sessions_.empty(); });
     }
-    ioc_.stop();
+    ioc_->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
     return clean;
@@ -127,6 +127,7 @@ class Server::Impl {
     Strand strand;
     beast::tcp_stream* stream;
     bool busy;
+    std::shared_ptr<ResponseSlot> pending;  // the handler answer being awaited
   };
 
   std::size_t open_sessions() {
@@ -138,6 +139,9 @@ class Server::Impl {
     std::lock_guard lock(sessions_mutex_);
     for (auto& [id, entry] : sessions_) {
       if (idle_only && entry.busy) continue;
+      // A handler that has not answered yet would keep the session (and its
+      // socket) alive past the server: answer for it, and drop its late reply.
+      if (!idle_only && entry.pending) abandon(*entry.pending);
       asio::post(entry.strand, [this, id = id] {
         std::lock_guard inner(sessions_mutex_);
         auto it = sessions_.find(id);
@@ -149,9 +153,23 @@ class Server::Impl {
     }
   }
 
+  static void abandon(ResponseSlot& slot) {
+    std::unique_lock lock(slot.mutex);
+    if (slot.answered) return;
+    slot.answered = true;
+    auto r = problem(503, "/problems/shutting-down", "Service Unavailable", "the server is shutting down");
+    if (slot.waiter) {
+      auto waiter = std::move(slot.waiter);
+      lock.unlock();
+      waiter(std::move(r));
+    } else {
+      slot.ready = std::move(r);
+    }
+  }
+
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto strand = asio::make_strand(ioc_);
+      auto strand = asio::make_strand(*ioc_);
       auto [ec, socket] = co_await acceptor_.async_accept(strand, kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
@@ -190,11 +208,18 @@ class Server::Impl {
     if (it != sessions_.end()) it->second.busy = busy;
   }
 
-  asio::awaitable<Response> dispatch(Request& request) {
+  // Hands the request to the router; the answer lands in the returned slot,
+  // now or later, from any thread.
+  std::shared_ptr<ResponseSlot> dispatch(Request& request, std::uint64_t session_id) {
     auto slot = std::make_shared<ResponseSlot>();
+    {
+      std::lock_guard lock(sessions_mutex_);
+      auto it = sessions_.find(session_id);
+      if (it != sessions_.end()) it->second.pending = slot;
+    }
     router_.dispatch(request, [slot](Response r) {
       std::unique_lock lock(slot->mutex);
-      if (slot->answered) return;  // a handler answered twice: keep the first
+      if (slot->answered) return;  // a handler answered twice, or the server gave up: keep the first
       slot->answered = true;
       if (slot->waiter) {
         auto waiter = std::move(slot->waiter);
@@ -204,23 +229,42 @@ class Server::Impl {
         slot->ready = std::move(r);
       }
     });
-    {
-      std::lock_guard lock(slot->mutex);
-      if (slot->ready) co_return std::move(*slot->ready);
-    }
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-        [slot](auto handler) {
+    return slot;
+  }
+
+  static std::optional<Response> take_ready(ResponseSlot& slot) {
+    std::lock_guard lock(slot.mutex);
+    std::optional<Response> r = std::move(slot.ready);
+    slot.ready.reset();
+    return r;
+  }
+
+  // Suspends until the slot is answered. A plain function returning the
+  // awaitable (not a coroutine) keeps GCC 12 away from its coroutine bugs.
+  asio::awaitable<Response> wait_for(std::shared_ptr<ResponseSlot> slot) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+        [slot, ctx = ioc_](auto handler) {
           auto ex = asio::get_associated_executor(handler);
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           std::unique_lock lock(slot->mutex);
           if (slot->ready) {
             Response r = std::move(*slot->ready);
+            slot->ready.reset();
             lock.unlock();
             asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
             return;
           }
-          slot->waiter = [shared, ex](Response r) {
-            asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          // The answering thread holds the executor; the io_context must
+          // outlive that copy, so it is held too, and released last.
+          struct Resumer {
+            std::shared_ptr<asio::io_context> ctx;
+            decltype(ex) executor;
+            decltype(shared) completion;
+          };
+          auto resumer = std::make_shared<Resumer>(Resumer{ctx, ex, shared});
+          slot->waiter = [resumer](Response r) {
+            asio::post(resumer->executor,
+                       [h = resumer->completion, r = std::move(r)]() mutable { (*h)(std::move(r)); });
           };
         },
         asio::use_awaitable);
@@ -281,7 +325,7 @@ class Server::Impl {
     const std::uint64_t id = next_session_id_.fetch_add(1);
     {
       std::lock_guard lock(sessions_mutex_);
-      sessions_.emplace(id, SessionEntry{strand, &stream, false});
+      sessions_.emplace(id, SessionEntry{strand, &stream, false, nullptr});
     }
     active_.inc();
     beast::flat_buffer buffer;
@@ -296,36 +340,48 @@ class Server::Impl {
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       const auto start = std::chrono::steady_clock::now();
       if (ec == bhttp::error::header_limit) {
+        observe("unmatched", 431, start);
         co_await write(stream, problem(431, "/problems/headers-too-large", "Request Header Fields Too Large",
                                        "request headers exceed " + std::to_string(settings_.max_header_bytes) + " bytes"),
                        11, false, "");
-        observe("unmatched", 431, start);
         break;
       }
-      if (ec) break;  // closed, timed out, or malformed: nothing more to say on this connection
-      set_busy(id, true);
-      stream.expires_after(settings_.read_timeout);
-      if (!parser.is_done()) {
-        std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-        if (ec == bhttp::error::body_limit) {
-          co_await write(stream, problem(413, "/problems/body-too-large", "Content Too Large",
-                                         "request body exceeds http.max_body_bytes (" +
-                                             std::to_string(settings_.max_body_bytes) + " bytes)"),
-                         parser.get().version(), false, "");
-          observe("unmatched", 413, start);
-          break;
-        }
-        if (ec) break;
+      if (ec != bhttp::error::body_limit) {
+        if (ec) break;  // closed, timed out, or malformed: nothing more to say on this connection
+        set_busy(id, true);
+        stream.expires_after(settings_.read_timeout);
+        if (!parser.is_done()) std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       }
+      // A declared Content-Length over the limit fails at the header already.
+      if (ec == bhttp::error::body_limit) {
+        observe("unmatched", 413, start);
+        co_await write(stream, problem(413, "/problems/body-too-large", "Content Too Large",
+                                       "request body exceeds http.max_body_bytes (" +
+                                           std::to_string(settings_.max_body_bytes) + " bytes)"),
+                       11, false, "");
+        break;
+      }
+      if (ec) break;
       auto beast_request = parser.release();
       const unsigned version = beast_request.version();
       const bool wants_keep_alive = beast_request.keep_alive();
       Request request = to_request(std::move(beast_request), remote);
-      Response response = co_await dispatch(request);
+      auto slot = dispatch(request, id);
+      std::optional<Response> answered = take_ready(*slot);
+      if (!answered) answered.emplace(co_await wait_for(slot));
+      Response response = std::move(*answered);
+      slot.reset();
+      {
+        std::lock_guard lock(sessions_mutex_);
+        auto it = sessions_.find(id);
+        if (it != sessions_.end()) it->second.pending.reset();
+      }
       const int status = response.status;
       const bool keep_alive = wants_keep_alive && !draining_.load();
-      bool written = co_await write(stream, std::move(response), version, keep_alive, request.request_id);
+      // Counted before the write so the figures are final when the client
+      // has its answer; latency is until the response is ready to send.
       observe(request.route, status, start);
+      bool written = co_await write(stream, std::move(response), version, keep_alive, request.request_id);
       if (settings_.access_log && log::enabled(log::Level::info)) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
         log::info("http request", {{"request_id", request.request_id},
@@ -352,7 +408,8 @@ class Server::Impl {
   ServerSettings settings_;
   const Router& router_;
   metrics::Registry& registry_;
-  asio::io_context ioc_;
+  // Shared: a handler answering from another thread keeps it alive (see wait_for).
+  std::shared_ptr<asio::io_context> ioc_ = std::make_shared<asio::io_context>();
   Strand acceptor_strand_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;

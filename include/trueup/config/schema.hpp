@@ -76,7 +76,8 @@ class Section {
  public:
   Section(const Key* schema, const nlohmann::json* values, std::string path);
 
-  bool has(std::string_view name) const;  // present in the file or defaulted
+  bool has(std::string_view name) const;      // present in the file or defaulted
+  bool present(std::string_view name) const;  // written in the file
   std::string string(std::string_view name) const;
   std::int64_t integer(std::string_view name) const;
   bool boolean(std::string_view name) const;
