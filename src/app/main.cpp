@@ -1,8 +1,197 @@
+// trueup: the command line. Exit codes: 0 ok, 2 usage or configuration
+// error, 1 runtime failure (documented in docs/operations.md).
+#include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
+#include <pthread.h>
 
+#include "application.hpp"
+#include "daemon_config.hpp"
 #include "trueup/core/version.hpp"
+#include "trueup/log/log.hpp"
 
-int main() {
-  std::cout << "trueup " << trueup::version() << "\n";
-  return 0;
+namespace {
+
+using namespace trueup;
+
+constexpr int kOk = 0;
+constexpr int kRuntimeFailure = 1;
+constexpr int kUsageError = 2;
+
+struct GlobalOptions {
+  std::string log_level;
+  std::string log_format;
+};
+
+// Loads and validates a configuration; prints every problem and returns
+// nullopt on failure.
+std::optional<config::Config> load(const std::string& path, const std::string* text = nullptr) {
+  auto result = text != nullptr ? config::load_text(app::daemon_schema(), *text, path)
+                                : config::load_file(app::daemon_schema(), path);
+  for (const auto& d : result.diagnostics) std::cerr << d.format() << "\n";
+  if (!result.config && !result.diagnostics.empty())
+    std::cerr << path << ": " << result.diagnostics.size() << " problem(s) found\n";
+  return std::move(result.config);
+}
+
+// Applies the config's logging, then the command line's overrides, and
+// registers the config's secrets with the redactor.
+std::optional<app::DaemonSettings> settings_for(const config::Config& cfg, const GlobalOptions& global) {
+  auto redactor = std::make_shared<log::Redactor>();
+  for (const auto& s : cfg.secrets()) redactor->add(s);
+  auto settings = app::daemon_settings(cfg);
+  if (!settings) {
+    std::cerr << settings.error().message << "\n";
+    return std::nullopt;
+  }
+  if (!global.log_level.empty()) log::parse_level(global.log_level, settings->log.level);
+  if (!global.log_format.empty()) settings->log.format = global.log_format == "text" ? log::Format::text : log::Format::json;
+  log::setup(settings->log, redactor);
+  return std::move(settings).value();
+}
+
+int run_daemon(const config::Config& cfg, const GlobalOptions& global) {
+  auto settings = settings_for(cfg, global);
+  if (!settings) return kUsageError;
+
+  // Block the stop signals in every thread (they inherit this mask); the main
+  // thread takes them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  const auto grace = settings->grace_period;
+  app::Application application(std::move(*settings));
+  if (auto st = application.start(); !st) {
+    log::error("start failed", {{"error", st.error().describe()}});
+    application.stop();
+    log::flush();
+    return kRuntimeFailure;
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                         {"grace_period_ms", std::to_string(grace.count())}});
+  const bool clean = application.stop();
+  log::info("stopped", {{"drained_within_grace", clean ? "true" : "false"}});
+  log::flush();
+  return kOk;
+}
+
+int run_migrate(const config::Config& cfg, const GlobalOptions& global) {
+  auto settings = settings_for(cfg, global);
+  if (!settings) return kUsageError;
+  auto store = app::open_store(*settings);
+  if (!store) {
+    log::error("cannot open the store", {{"error", store.error().describe()}});
+    return kRuntimeFailure;
+  }
+  auto report = (*store)->migrate(store::embedded_migrations((*store)->engine()));
+  if (!report) {
+    log::error("migration failed", {{"error", report.error().describe()}});
+    (*store)->stop();
+    return kRuntimeFailure;
+  }
+  for (const auto& name : report->applied) std::cout << "applied " << name << "\n";
+  std::cout << report->applied.size() << " applied, " << report->already_applied << " already applied ("
+            << (*store)->engine() << ")\n";
+  (*store)->stop();
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::setup(log::Settings{}, nullptr);
+
+  CLI::App cli{"Trueup keeps marketplaces, POS and ERP in agreement.\n"
+               "Exit codes: 0 ok, 2 usage or configuration error, 1 runtime failure."};
+  cli.require_subcommand(1);
+  GlobalOptions global;
+  cli.add_option("--log-level", global.log_level, "Override log.level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cli.add_option("--log-format", global.log_format, "Override log.format")->check(CLI::IsMember({"json", "text"}));
+  cli.fallthrough();
+
+  std::string config_path;
+  auto* serve = cli.add_subcommand("serve", "Run the daemon with a configuration file.");
+  serve->add_option("--config,-c", config_path, "Configuration file (YAML)")->required();
+
+  auto* dev = cli.add_subcommand("dev", "Run the daemon with embedded defaults: SQLite store, in-process bus.");
+  int dev_port = -1;
+  std::string dev_db;
+  dev->add_option("--port", dev_port, "HTTP port (default 8080, or TRUEUP_DEV_PORT)")->check(CLI::Range(0, 65535));
+  dev->add_option("--db", dev_db, "SQLite file (default trueup-dev.db, or TRUEUP_DEV_DB)");
+  bool dev_print = false;
+  dev->add_flag("--print-config", dev_print, "Print the embedded configuration and exit");
+
+  auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit.");
+  migrate->add_option("--config,-c", config_path, "Configuration file (YAML)")->required();
+
+  auto* config_cmd = cli.add_subcommand("config", "Work with configuration files.");
+  config_cmd->require_subcommand(1);
+  auto* check = config_cmd->add_subcommand("check", "Validate a file; print every problem with file, line and key.");
+  std::string check_path;
+  bool check_print = false;
+  check->add_option("file", check_path, "Configuration file (YAML)")->required();
+  check->add_flag("--print", check_print, "Print the effective configuration (secrets masked) as JSON");
+  auto* reference = config_cmd->add_subcommand("reference", "Print the configuration reference (Markdown).");
+
+  auto* version_cmd = cli.add_subcommand("version", "Print the version.");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {
+    cli.exit(e);
+    return kUsageError;
+  }
+
+  if (*version_cmd) {
+    std::cout << "trueup " << version() << " (" << compiler() << ")\n";
+    return kOk;
+  }
+  if (*reference) {
+    std::cout << app::daemon_schema()->reference_markdown();
+    return kOk;
+  }
+  if (*check) {
+    auto cfg = load(check_path);
+    if (!cfg) return kUsageError;
+    if (auto settings = app::daemon_settings(*cfg); !settings) {
+      std::cerr << settings.error().message << "\n";
+      return kUsageError;
+    }
+    if (check_print) std::cout << cfg->redacted().dump(2) << "\n";
+    std::cout << check_path << ": ok\n";
+    return kOk;
+  }
+  if (*serve || *migrate) {
+    auto cfg = load(config_path);
+    if (!cfg) return kUsageError;
+    return *serve ? run_daemon(*cfg, global) : run_migrate(*cfg, global);
+  }
+  if (*dev) {
+    if (dev_port >= 0) setenv("TRUEUP_DEV_PORT", std::to_string(dev_port).c_str(), 1);
+    if (!dev_db.empty()) setenv("TRUEUP_DEV_DB", dev_db.c_str(), 1);
+    std::string text = app::dev_config_yaml();
+    if (dev_print) {
+      std::cout << text;
+      return kOk;
+    }
+    auto cfg = load("<trueup dev>", &text);
+    if (!cfg) return kUsageError;
+    std::cerr << "trueup dev: embedded SQLite store and in-process bus.\n"
+                 "  The simulated retail estate (Square, Shopify, Business Central) is not built yet;\n"
+                 "  this runs the daemon core only. Metrics: http://127.0.0.1:"
+              << (cfg->root().section("http").integer("port")) << "/metrics  Ctrl-C stops.\n";
+    return run_daemon(*cfg, global);
+  }
+  return kUsageError;
 }

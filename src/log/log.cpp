@@ -59,10 +59,10 @@ class LineFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string payload(msg.payload.data(), msg.payload.size());
     if (redactor_) redactor_->apply(payload);
-    nlohmann::json obj;
+    nlohmann::ordered_json obj;
     bool structured = !payload.empty() && payload[0] == kStructured;
     if (structured) {
-      obj = nlohmann::json::parse(payload.begin() + 1, payload.end(), nullptr, false);
+      obj = nlohmann::ordered_json::parse(payload.begin() + 1, payload.end(), nullptr, false);
       if (obj.is_discarded() || !obj.is_object()) structured = false;
     }
     std::string line;

@@ -1,0 +1,220 @@
+#include "application.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "trueup/core/version.hpp"
+#include "trueup/log/log.hpp"
+
+namespace trueup::app {
+namespace {
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utc_now_rfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms));
+  return buf;
+}
+
+std::string random_uuid() {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  std::uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings) {
+  if (settings.postgres) return store::open_postgres(*settings.postgres);
+  return store::open_sqlite(settings.sqlite);
+}
+
+Application::Application(DaemonSettings settings) : settings_(std::move(settings)) {
+  metrics::register_process_metrics(registry_);
+  add_routes();
+}
+
+Application::~Application() { stop(); }
+
+Status Application::start() {
+  const auto started = std::chrono::steady_clock::now();
+  auto store = open_store(settings_);
+  if (!store) return std::move(store).error();
+  store_ = std::move(store).value();
+  log::info("store opened", {{"engine", std::string(store_->engine())}});
+
+  if (settings_.migrate_on_start) {
+    auto report = store_->migrate(store::embedded_migrations(store_->engine()));
+    if (!report) return std::move(report).error();
+    log::info("migrations checked", {{"applied", std::to_string(report->applied.size())},
+                                     {"already_applied", std::to_string(report->already_applied)}});
+  }
+
+  if (settings_.kafka) {
+    auto bus = bus::open_kafka(*settings_.kafka);
+    if (!bus) return std::move(bus).error();
+    bus_ = std::move(bus).value();
+  } else {
+    bus_ = bus::open_embedded(settings_.embedded);
+  }
+  if (auto st = bus_->ensure_topics(settings_.topics, settings_.create_topics); !st) return std::move(st).error();
+  log::info("bus opened", {{"engine", std::string(bus_->engine())}, {"topics", std::to_string(settings_.topics.size())}});
+
+  check_dependencies();
+  health_thread_ = std::thread([this] { health_loop(); });
+
+  server_ = std::make_unique<http::Server>(settings_.http, router_, registry_);
+  if (auto st = server_->start(); !st) return std::move(st).error();
+
+  announce();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  log::info("trueup started", {{"instance_id", settings_.instance_id},
+                               {"version", std::string(version())},
+                               {"listen", settings_.http.address + ":" + std::to_string(server_->port())},
+                               {"store", std::string(store_->engine())},
+                               {"bus", std::string(bus_->engine())},
+                               {"startup_ms", std::to_string(ms.count())}});
+  return Ok{};
+}
+
+bool Application::stop() {
+  bool clean = true;
+  if (server_) {
+    clean = server_->drain(settings_.grace_period);
+    server_.reset();
+  }
+  {
+    std::lock_guard lock(health_mutex_);
+    stopping_ = true;
+  }
+  health_cv_.notify_all();
+  if (health_thread_.joinable()) health_thread_.join();
+  if (bus_) {
+    bus_->stop();
+    bus_.reset();
+  }
+  if (store_) {
+    store_->stop();
+    store_.reset();
+  }
+  return clean;
+}
+
+void Application::announce() {
+  nlohmann::ordered_json data;
+  data["instance_id"] = settings_.instance_id;
+  data["version"] = std::string(version());
+  data["store"] = std::string(store_->engine());
+  data["bus"] = std::string(bus_->engine());
+  data["http_port"] = server_->port();
+  bus::Message m;
+  m.topic = kSystemTopic;
+  m.key = settings_.instance_id;
+  m.value = data.dump();
+  // CloudEvents 1.0, Kafka protocol binding, binary content mode.
+  m.headers = {{"ce_specversion", "1.0"},
+               {"ce_id", random_uuid()},
+               {"ce_source", "/trueup/instances/" + settings_.instance_id},
+               {"ce_type", "com.trueup.instance.started.v1"},
+               {"ce_time", utc_now_rfc3339()},
+               {"content-type", "application/json"}};
+  auto producer = bus_->producer();
+  if (!producer) {
+    log::error("cannot announce this instance on the bus", {{"error", producer.error().describe()}});
+    return;
+  }
+  auto delivered = (*producer)->produce_sync(std::move(m), settings_.health_timeout * 5);
+  if (!delivered) {
+    log::error("cannot announce this instance on the bus", {{"error", delivered.error().describe()}});
+  }
+}
+
+void Application::check_dependencies() {
+  auto record = [](DependencyState& state, const Status& st) {
+    {
+      std::lock_guard lock(state.mutex);
+      state.error = st ? "" : st.error().describe();
+    }
+    state.up.store(st.ok());
+    state.checked_at_ms.store(now_ms());
+  };
+  record(store_state_, store_->ping());
+  record(bus_state_, bus_->ping(settings_.health_timeout));
+  registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
+                  {{"dependency", "store"}})
+      .set(store_state_.up.load() ? 1 : 0);
+  registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
+                  {{"dependency", "bus"}})
+      .set(bus_state_.up.load() ? 1 : 0);
+}
+
+void Application::health_loop() {
+  std::unique_lock lock(health_mutex_);
+  while (!stopping_) {
+    // A timer, not synchronisation: the checks run every interval until stop.
+    health_cv_.wait_for(lock, settings_.health_interval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    check_dependencies();
+    lock.lock();
+  }
+}
+
+http::Response Application::readiness() {
+  // A check older than three intervals is not trusted: the checker is stuck.
+  const long long stale_after = 3 * settings_.health_interval.count() + settings_.health_timeout.count();
+  nlohmann::ordered_json checks;
+  std::string down;
+  auto describe = [&](const char* name, DependencyState& state, std::string_view engine) {
+    const bool fresh = now_ms() - state.checked_at_ms.load() <= stale_after;
+    const bool up = state.up.load() && fresh;
+    nlohmann::ordered_json c;
+    c["status"] = up ? "up" : "down";
+    c["engine"] = engine;
+    if (!up) {
+      std::lock_guard lock(state.mutex);
+      c["error"] = fresh ? state.error : "no check finished recently";
+      down += (down.empty() ? "" : ", ") + std::string(name) + " (" + c["error"].get<std::string>() + ")";
+    }
+    checks[name] = c;
+  };
+  describe("store", store_state_, store_ ? store_->engine() : "none");
+  describe("bus", bus_state_, bus_ ? bus_->engine() : "none");
+  if (down.empty()) {
+    nlohmann::ordered_json body;
+    body["status"] = "ready";
+    body["checks"] = checks;
+    return http::Response::json(200, body.dump());
+  }
+  return http::problem(503, "/problems/not-ready", "Service Unavailable", "not ready: " + down + " unreachable",
+                       {{"checks", checks.dump()}});
+}
+
+void Application::add_routes() {
+  router_.add_sync("GET", "/healthz",
+                   [](const http::Request&) { return http::Response::json(200, R"({"status":"alive"})"); });
+  router_.add_sync("GET", "/readyz", [this](const http::Request&) { return readiness(); });
+  router_.add_sync("GET", "/metrics", [this](const http::Request&) {
+    return http::Response::text(200, registry_.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+}  // namespace trueup::app

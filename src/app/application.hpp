@@ -1,0 +1,68 @@
+#pragma once
+// The composition root: starts the daemon's services in dependency order
+// (store, migrations, bus, topics, health checks, HTTP server) and stops them
+// in reverse. Work is done by the modules; this file only connects them.
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "daemon_config.hpp"
+#include "trueup/bus/bus.hpp"
+#include "trueup/http/router.hpp"
+#include "trueup/http/server.hpp"
+#include "trueup/metrics/registry.hpp"
+#include "trueup/store/store.hpp"
+
+namespace trueup::app {
+
+// Opens the configured store engine (no migrations).
+Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings);
+
+class Application {
+ public:
+  explicit Application(DaemonSettings settings);
+  ~Application();
+
+  // Starts everything; on error, what was started is stopped again.
+  Status start();
+  // Drains HTTP within the grace period, then stops the rest. Returns true
+  // when every connection finished within the grace period.
+  bool stop();
+
+  std::uint16_t port() const { return server_ ? server_->port() : 0; }
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  struct DependencyState {
+    std::atomic<bool> up{false};
+    std::atomic<long long> checked_at_ms{0};
+    std::mutex mutex;
+    std::string error;
+  };
+
+  void add_routes();
+  void health_loop();
+  void check_dependencies();
+  http::Response readiness();
+  void announce();
+
+  DaemonSettings settings_;
+  metrics::Registry registry_;
+  http::Router router_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<bus::Bus> bus_;
+  std::unique_ptr<http::Server> server_;
+
+  DependencyState store_state_;
+  DependencyState bus_state_;
+  std::thread health_thread_;
+  std::mutex health_mutex_;
+  std::condition_variable health_cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace trueup::app

@@ -1,0 +1,235 @@
+#include "daemon_config.hpp"
+
+#include <unistd.h>
+
+namespace trueup::app {
+
+using config::bounded;
+using config::choice;
+using config::optional;
+using config::required;
+using config::section;
+using config::section_list;
+using config::Type;
+using config::with_default;
+
+std::shared_ptr<const config::Schema> daemon_schema() {
+  static const auto schema = std::make_shared<const config::Schema>(std::vector<config::Key>{
+      optional("instance_id", Type::string,
+               "Name of this instance in logs and events. Default: the host name."),
+      section("log", "Logging to standard error.",
+              {
+                  choice("level", {"trace", "debug", "info", "warn", "error", "off"}, "info",
+                         "Lowest level written. `--log-level` overrides it."),
+                  choice("format", {"json", "text"}, "json", "JSON lines for machines, or text for people."),
+              }),
+      section("http", "The HTTP server: webhooks, system API, /metrics, /healthz, /readyz.",
+              {
+                  with_default("listen_address", Type::string, "127.0.0.1", "Address to bind; 0.0.0.0 for all."),
+                  bounded(with_default("port", Type::integer, "8080", "TCP port; 0 picks a free one."), 0, 65535),
+                  bounded(with_default("threads", Type::integer, "0", "I/O threads; 0 = one per core."), 0, 256),
+                  bounded(with_default("max_connections", Type::integer, "1024",
+                                       "Open connections beyond which new ones get 503 and are closed."),
+                          1, 1000000),
+                  bounded(with_default("max_body_bytes", Type::integer, "1048576",
+                                       "Largest accepted request body; larger ones get 413."),
+                          1024, 1073741824),
+                  bounded(with_default("max_header_bytes", Type::integer, "16384",
+                                       "Largest accepted request header block; larger ones get 431."),
+                          1024, 1048576),
+                  bounded(with_default("header_timeout", Type::duration, "10s",
+                                       "Time allowed for a new connection to send its first request's headers."),
+                          1, 3600000),
+                  bounded(with_default("read_timeout", Type::duration, "30s", "Time allowed to read a request body."),
+                          1, 3600000),
+                  bounded(with_default("idle_timeout", Type::duration, "60s",
+                                       "Time a keep-alive connection may stay idle between requests."),
+                          1, 3600000),
+                  bounded(with_default("write_timeout", Type::duration, "30s", "Time allowed to write a response."),
+                          1, 3600000),
+                  with_default("access_log", Type::boolean, "true", "Log one line per request (with its request id)."),
+              }),
+      section("shutdown", "Stopping on SIGTERM or SIGINT.",
+              {
+                  bounded(with_default("grace_period", Type::duration, "15s",
+                                       "Time in-flight requests get to finish before connections are closed."),
+                          0, 600000),
+              }),
+      section("health", "Readiness checks behind /readyz.",
+              {
+                  bounded(with_default("check_interval", Type::duration, "2s",
+                                       "How often the store and the bus are checked."),
+                          100, 600000),
+                  bounded(with_default("check_timeout", Type::duration, "2s", "Time allowed for one check."), 100,
+                          60000),
+              }),
+      section("store", "Durable state. PostgreSQL when `store.postgres` is set, else an SQLite file.",
+              {
+                  with_default("migrate_on_start", Type::boolean, "true",
+                               "Apply pending migrations when `serve` starts; else refuse to start if any is pending."),
+                  section("postgres", "PostgreSQL (production, several instances).",
+                          {
+                              required("url", Type::secret,
+                                       "Connection URL, postgresql://user:password@host:port/db, from ${ENV} or file:."),
+                              bounded(with_default("pool_size", Type::integer, "4", "Connections, one thread each."), 1,
+                                      256),
+                              bounded(with_default("connect_timeout", Type::duration, "5s", "Time allowed to connect."),
+                                      1000, 600000),
+                              bounded(with_default("queue_capacity", Type::integer, "10000",
+                                                   "Work items waiting for a connection before callers get `overloaded`."),
+                                      1, 10000000),
+                          }),
+                  section("sqlite", "SQLite (embedded default, one instance).",
+                          {
+                              with_default("path", Type::string, "trueup.db", "Database file."),
+                              bounded(with_default("busy_timeout", Type::duration, "5s", "Wait for a locked database."),
+                                      0, 600000),
+                              bounded(with_default("queue_capacity", Type::integer, "10000",
+                                                   "Work items waiting before callers get `overloaded`."),
+                                      1, 10000000),
+                          }),
+              }),
+      section("bus", "Events. Apache Kafka when `bus.kafka` is set, else the embedded in-process bus.",
+              {
+                  with_default("create_topics", Type::boolean, "true",
+                               "Create missing topics on start; else a missing topic stops the start with an error."),
+                  section_list("topics", "Topics to ensure besides the built-in `trueup.system.v1`.",
+                               {
+                                   required("name", Type::string, "Topic name, e.g. retail.inventory.v1."),
+                                   bounded(with_default("partitions", Type::integer, "3", "Partitions when created."), 1,
+                                           10000),
+                                   bounded(with_default("replication_factor", Type::integer, "1",
+                                                        "Replicas when created."),
+                                           1, 16),
+                               }),
+                  section("kafka", "Apache Kafka.",
+                          {
+                              required("bootstrap_servers", Type::string, "host:port[,host:port...]"),
+                              with_default("client_id", Type::string, "trueup", "client.id sent to the brokers."),
+                              bounded(with_default("request_timeout", Type::duration, "10s",
+                                                   "Time allowed for metadata and admin requests."),
+                                      100, 600000),
+                              optional("properties", Type::string_map,
+                                       "Extra librdkafka properties (security.protocol, sasl.*); values may be "
+                                       "${ENV} or file:."),
+                          }),
+                  section("embedded", "The in-process bus.",
+                          {
+                              bounded(with_default("default_partitions", Type::integer, "3",
+                                                   "Partitions of topics created without a count."),
+                                      1, 1024),
+                          }),
+              }),
+  });
+  return schema;
+}
+
+Result<DaemonSettings> daemon_settings(const config::Config& config) {
+  DaemonSettings s;
+  auto root = config.root();
+  if (root.has("instance_id")) {
+    s.instance_id = root.string("instance_id");
+  } else {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    s.instance_id = host[0] != '\0' ? host : "trueup";
+  }
+
+  auto log_section = root.section("log");
+  log::parse_level(log_section.string("level"), s.log.level);
+  s.log.format = log_section.string("format") == "text" ? log::Format::text : log::Format::json;
+
+  auto h = root.section("http");
+  s.http.address = h.string("listen_address");
+  s.http.port = static_cast<std::uint16_t>(h.integer("port"));
+  s.http.threads = static_cast<int>(h.integer("threads"));
+  s.http.max_connections = static_cast<std::size_t>(h.integer("max_connections"));
+  s.http.max_body_bytes = static_cast<std::size_t>(h.integer("max_body_bytes"));
+  s.http.max_header_bytes = static_cast<std::size_t>(h.integer("max_header_bytes"));
+  s.http.header_timeout = h.duration("header_timeout");
+  s.http.read_timeout = h.duration("read_timeout");
+  s.http.idle_timeout = h.duration("idle_timeout");
+  s.http.write_timeout = h.duration("write_timeout");
+  s.http.access_log = h.boolean("access_log");
+
+  s.grace_period = root.section("shutdown").duration("grace_period");
+  s.health_interval = root.section("health").duration("check_interval");
+  s.health_timeout = root.section("health").duration("check_timeout");
+
+  // Presence of a section selects the engine; both at once is ambiguous.
+  auto st = root.section("store");
+  s.migrate_on_start = st.boolean("migrate_on_start");
+  const bool has_pg = st.present("postgres");
+  const bool has_sqlite = st.present("sqlite");
+  if (has_pg && has_sqlite) {
+    return make_error(Errc::invalid_argument,
+                      config.source() + ": store.postgres and store.sqlite are both set; keep the one to use");
+  }
+  if (has_pg) {
+    auto pg = st.section("postgres");
+    store::PostgresSettings p;
+    p.url = pg.string("url");
+    p.pool_size = static_cast<int>(pg.integer("pool_size"));
+    p.connect_timeout = pg.duration("connect_timeout");
+    p.queue_capacity = static_cast<std::size_t>(pg.integer("queue_capacity"));
+    s.postgres = p;
+  }
+  auto sq = st.section("sqlite");
+  s.sqlite.path = sq.string("path");
+  s.sqlite.busy_timeout = sq.duration("busy_timeout");
+  s.sqlite.queue_capacity = static_cast<std::size_t>(sq.integer("queue_capacity"));
+
+  auto b = root.section("bus");
+  s.create_topics = b.boolean("create_topics");
+  const bool has_kafka = b.present("kafka");
+  const bool has_embedded = b.present("embedded");
+  if (has_kafka && has_embedded) {
+    return make_error(Errc::invalid_argument,
+                      config.source() + ": bus.kafka and bus.embedded are both set; keep the one to use");
+  }
+  if (has_kafka) {
+    auto k = b.section("kafka");
+    bus::KafkaSettings ks;
+    ks.bootstrap_servers = k.string("bootstrap_servers");
+    ks.client_id = k.string("client_id");
+    ks.request_timeout = k.duration("request_timeout");
+    ks.properties = k.string_map("properties");
+    s.kafka = ks;
+  }
+  s.embedded.default_partitions = static_cast<int>(b.section("embedded").integer("default_partitions"));
+  s.topics.push_back(bus::TopicSpec{kSystemTopic, 1, 1});
+  for (const auto& t : b.sections("topics")) {
+    bus::TopicSpec spec{t.string("name"), static_cast<int>(t.integer("partitions")),
+                        static_cast<int>(t.integer("replication_factor"))};
+    for (const auto& existing : s.topics) {
+      if (existing.name == spec.name)
+        return make_error(Errc::invalid_argument, config.source() + ": " + t.path() + ".name: topic " + spec.name +
+                                                      " is listed twice (or is the built-in system topic)");
+    }
+    s.topics.push_back(std::move(spec));
+  }
+  return s;
+}
+
+std::string dev_config_yaml() {
+  return R"(# trueup dev: embedded store and bus, everything on loopback.
+instance_id: trueup-dev
+log:
+  level: info
+  format: text
+http:
+  listen_address: 127.0.0.1
+  port: ${TRUEUP_DEV_PORT:-8080}
+  access_log: false
+shutdown:
+  grace_period: 5s
+store:
+  sqlite:
+    path: ${TRUEUP_DEV_DB:-trueup-dev.db}
+bus:
+  embedded:
+    default_partitions: 3
+)";
+}
+
+}  // namespace trueup::app

@@ -1,0 +1,48 @@
+#pragma once
+// The daemon's configuration: its schema (every key, documented in
+// docs/configuration.md) and the typed settings the composition root uses.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trueup/bus/bus.hpp"
+#include "trueup/config/schema.hpp"
+#include "trueup/core/error.hpp"
+#include "trueup/http/server.hpp"
+#include "trueup/log/log.hpp"
+#include "trueup/store/store.hpp"
+
+namespace trueup::app {
+
+std::shared_ptr<const config::Schema> daemon_schema();
+
+struct DaemonSettings {
+  std::string instance_id;
+  log::Settings log;
+  http::ServerSettings http;
+  std::chrono::milliseconds grace_period{15000};
+  std::chrono::milliseconds health_interval{2000};
+  std::chrono::milliseconds health_timeout{2000};
+  bool migrate_on_start = true;
+  std::optional<store::PostgresSettings> postgres;  // else SQLite
+  store::SqliteSettings sqlite;
+  std::optional<bus::KafkaSettings> kafka;          // else embedded
+  bus::EmbeddedSettings embedded;
+  bool create_topics = true;
+  std::vector<bus::TopicSpec> topics;               // the system topic included
+};
+
+// The topic every instance announces itself on.
+inline constexpr const char* kSystemTopic = "trueup.system.v1";
+
+// Typed settings from a validated config. Cross-key rules that the schema
+// cannot express fail here with Errc::invalid_argument naming the keys.
+Result<DaemonSettings> daemon_settings(const config::Config& config);
+
+// The configuration `trueup dev` runs with (embedded store and bus).
+std::string dev_config_yaml();
+
+}  // namespace trueup::app
