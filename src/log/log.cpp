@@ -122,6 +122,12 @@ bool parse_level(std::string_view text, Level& out) {
 
 void Redactor::add(std::string secret) {
   if (secret.size() < 4) return;
+  // A URL's password may be quoted alone (a driver's error message): mask it too.
+  if (auto scheme = secret.find("://"); scheme != std::string::npos) {
+    auto at = secret.find('@', scheme + 3);
+    auto colon = secret.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) add(secret.substr(colon + 1, at - colon - 1));
+  }
   std::lock_guard lock(mutex_);
   for (const auto& s : secrets_)
     if (s == secret) return;
