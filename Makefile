@@ -24,7 +24,7 @@ JOBS        ?= 2
 CMAKE_ARGS  ?=
 TEST_LABELS ?= unit pg kafka e2e
 CTEST_ARGS  ?=
-REQUIRE_LABELS ?=
+REQUIRE_LABELS ?= unit pg kafka e2e
 
 empty :=
 space := $(empty) $(empty)
