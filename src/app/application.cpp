@@ -3,7 +3,9 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unistd.h>
 
+#include "trueup/core/time.hpp"
 #include "trueup/core/version.hpp"
 #include "trueup/log/log.hpp"
 
@@ -13,18 +15,6 @@ namespace {
 long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string utc_now_rfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms));
-  return buf;
 }
 
 std::string random_uuid() {
@@ -48,6 +38,7 @@ Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings)
 }
 
 Application::Application(DaemonSettings settings) : settings_(std::move(settings)) {
+  process_id_ = settings_.instance_id + "/" + std::to_string(::getpid()) + "/" + random_uuid().substr(0, 8);
   metrics::register_process_metrics(registry_);
   add_routes();
 }
@@ -67,6 +58,8 @@ Status Application::start() {
     log::info("migrations checked", {{"applied", std::to_string(report->applied.size())},
                                      {"already_applied", std::to_string(report->already_applied)}});
   }
+
+  if (auto st = register_instance(); !st) return st;
 
   if (settings_.kafka) {
     auto bus = bus::open_kafka(*settings_.kafka);
@@ -112,6 +105,7 @@ bool Application::stop() {
     bus_.reset();
   }
   if (store_) {
+    deregister_instance();
     store_->stop();
     store_.reset();
   }
@@ -134,7 +128,7 @@ void Application::announce() {
                {"ce_id", random_uuid()},
                {"ce_source", "/trueup/instances/" + settings_.instance_id},
                {"ce_type", "com.trueup.instance.started.v1"},
-               {"ce_time", utc_now_rfc3339()},
+               {"ce_time", format_utc(std::chrono::system_clock::now(), 3)},
                {"content-type", "application/json"}};
   auto producer = bus_->producer();
   if (!producer) {
@@ -147,6 +141,37 @@ void Application::announce() {
   }
 }
 
+Status Application::register_instance() {
+  const std::string now = format_utc(std::chrono::system_clock::now(), 3);
+  return store_->transact([&](store::Transaction& tx) -> Status {
+    auto r = tx.exec(
+        "INSERT INTO trueup_instance (id, version, started_at, last_seen_at) VALUES ($1, $2, $3, $3) "
+        "ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        {process_id_, std::string(version()), now});
+    if (!r) return std::move(r).error();
+    return Ok{};
+  });
+}
+
+void Application::heartbeat() {
+  const std::string now = format_utc(std::chrono::system_clock::now(), 3);
+  auto st = store_->transact([&](store::Transaction& tx) -> Status {
+    auto r = tx.exec("UPDATE trueup_instance SET last_seen_at = $2 WHERE id = $1", {process_id_, now});
+    if (!r) return std::move(r).error();
+    return Ok{};
+  });
+  if (!st) log::warn("instance heartbeat failed", {{"error", st.error().describe()}});
+}
+
+void Application::deregister_instance() {
+  auto st = store_->transact([&](store::Transaction& tx) -> Status {
+    auto r = tx.exec("DELETE FROM trueup_instance WHERE id = $1", {process_id_});
+    if (!r) return std::move(r).error();
+    return Ok{};
+  });
+  if (!st) log::warn("instance deregistration failed", {{"error", st.error().describe()}});
+}
+
 void Application::check_dependencies() {
   auto record = [](DependencyState& state, const Status& st) {
     {
@@ -157,6 +182,7 @@ void Application::check_dependencies() {
     state.checked_at_ms.store(now_ms());
   };
   record(store_state_, store_->ping());
+  if (store_state_.up.load()) heartbeat();
   record(bus_state_, bus_->ping(settings_.health_timeout));
   registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
                   {{"dependency", "store"}})

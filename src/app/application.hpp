@@ -49,8 +49,12 @@ class Application {
   void check_dependencies();
   http::Response readiness();
   void announce();
+  Status register_instance();
+  void heartbeat();
+  void deregister_instance();
 
   DaemonSettings settings_;
+  std::string process_id_;  // this process in trueup_instance: instance id, pid, random suffix
   metrics::Registry registry_;
   http::Router router_;
   std::unique_ptr<store::Store> store_;

@@ -1,5 +1,7 @@
 #include "trueup/log/log.hpp"
 
+#include "trueup/core/time.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -27,17 +29,7 @@ spdlog::level::level_enum to_spdlog(Level l) {
   return spdlog::level::info;
 }
 
-std::string timestamp(spdlog::log_clock::time_point tp) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(tp);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(tp - secs).count();
-  std::time_t t = spdlog::log_clock::to_time_t(tp);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[48];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(micros));
-  return buf;
-}
+std::string timestamp(spdlog::log_clock::time_point tp) { return format_utc(tp, 6); }
 
 std::string_view level_name(spdlog::level::level_enum l) {
   switch (l) {

@@ -103,22 +103,14 @@ bool changes_rows(std::string_view sql) {
   return false;
 }
 
-class PostgresTransaction final : public Transaction {
+class PostgresTransaction final : public detail::AbortOnErrorTransaction {
  public:
   PostgresTransaction(pqxx::work& tx, const Conninfo& info) : tx_(tx), info_(info) {}
 
-  Result<Rows> exec(std::string_view sql, const std::vector<Param>& params) override {
-    if (failed_) return detail::aborted_by(*failed_);
-    auto r = run(sql, params);
-    if (!r) failed_ = r.error();
-    return r;
-  }
-
-  const std::optional<Error>& failed() const { return failed_; }
   bool broken() const { return broken_; }
 
  private:
-  Result<Rows> run(std::string_view sql, const std::vector<Param>& params) {
+  Result<Rows> run(std::string_view sql, const std::vector<Param>& params) override {
     try {
       pqxx::result result;
       if (params.empty()) {
@@ -171,7 +163,6 @@ class PostgresTransaction final : public Transaction {
 
   pqxx::work& tx_;
   const Conninfo& info_;
-  std::optional<Error> failed_;
   bool broken_ = false;
 };
 

@@ -71,21 +71,13 @@ std::optional<std::string> column_text(sqlite3_stmt* stmt, int col) {
   }
 }
 
-class SqliteTransaction final : public Transaction {
+class SqliteTransaction final : public detail::AbortOnErrorTransaction {
  public:
   explicit SqliteTransaction(sqlite3* db) : db_(db) {}
 
-  Result<Rows> exec(std::string_view sql, const std::vector<Param>& params) override {
-    if (failed_) return detail::aborted_by(*failed_);
-    auto r = run(sql, params);
-    if (!r) failed_ = r.error();
-    return r;
-  }
-
-  const std::optional<Error>& failed() const { return failed_; }
 
  private:
-  Result<Rows> run(std::string_view sql, const std::vector<Param>& params) {
+  Result<Rows> run(std::string_view sql, const std::vector<Param>& params) override {
     Rows out;
     const char* next = sql.data();
     const char* const end = sql.data() + sql.size();
@@ -152,7 +144,6 @@ class SqliteTransaction final : public Transaction {
   }
 
   sqlite3* db_;
-  std::optional<Error> failed_;
 };
 
 class SqliteStore final : public detail::WorkerStore {

@@ -79,6 +79,25 @@ std::string quote_sql(std::string_view sql);
 // The first error of a transaction, repeated for every later exec.
 Error aborted_by(const Error& first);
 
+// A transaction that, like PostgreSQL, refuses every statement after the
+// first failed one; engines implement `run`.
+class AbortOnErrorTransaction : public Transaction {
+ public:
+  Result<Rows> exec(std::string_view sql, const std::vector<Param>& params) final {
+    if (failed_) return aborted_by(*failed_);
+    auto r = run(sql, params);
+    if (!r) failed_ = r.error();
+    return r;
+  }
+  const std::optional<Error>& failed() const { return failed_; }
+
+ protected:
+  virtual Result<Rows> run(std::string_view sql, const std::vector<Param>& params) = 0;
+
+ private:
+  std::optional<Error> failed_;
+};
+
 // Shared migration logic over Store::transact; the engine decides the dialect.
 Result<MigrationReport> run_migrations(Store& store, const std::vector<Migration>& migrations);
 

@@ -109,6 +109,14 @@ TEST(ServeE2E, HealthReadinessMetricsEventAndCleanStop) {
   }
   EXPECT_TRUE(found) << kcat.out;
 
+  // The running process registered itself in the store.
+  auto instances = [&] {
+    auto q = run_process({"psql", pg, "-Atc", "SELECT count(*) FROM trueup_instance WHERE id LIKE '" + instance + "/%'"});
+    EXPECT_EQ(q.exit_code, 0) << q.err;
+    return q.out;
+  };
+  EXPECT_EQ(instances(), "1\n");
+
   // An idle keep-alive connection must not hold up the stop.
   HttpClient idle("127.0.0.1", d.port);
   ASSERT_TRUE(idle.get("/healthz"));
@@ -116,6 +124,7 @@ TEST(ServeE2E, HealthReadinessMetricsEventAndCleanStop) {
   auto code = d.process->wait(std::chrono::seconds(30));
   ASSERT_TRUE(code.has_value()) << "did not stop within the grace period";
   EXPECT_EQ(*code, 0) << d.process->stderr_text();
+  EXPECT_EQ(instances(), "0\n");  // deregistered on a clean stop
 
   // Every request line carries its request id; the URL never reaches the log.
   const std::string err = d.process->stderr_text();
