@@ -142,6 +142,57 @@ TEST(ServeE2E, HealthReadinessMetricsEventAndCleanStop) {
   EXPECT_GE(request_lines, 5);
 }
 
+TEST(ServeE2E, ReadinessNamesAStoppedDatabaseAndStopStillExitsZero) {
+  // A PostgreSQL cluster of this test's own, so it can be stopped under the daemon.
+  const std::string pg_dir = make_temp_dir("trueup-e2e-pg-");
+  const std::string scripts = source_dir() + "/scripts/";
+  auto up = run_process({scripts + "pg-up", pg_dir}, {}, std::chrono::seconds(120));
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  std::string url = up.out.substr(0, up.out.find('\n'));
+  Daemon d;
+  d.port = free_port();
+  start_daemon(d,
+               "http:\n  port: " + std::to_string(d.port) +
+                   "\nhealth:\n  check_interval: 200ms\n  check_timeout: 1s\n"
+                   "store:\n  postgres:\n    url: ${TRUEUP_E2E_PG_URL}\n    pool_size: 1\n"
+                   "    connect_timeout: 1s\n",
+               {{"TRUEUP_E2E_PG_URL", url}});
+  if (HasFatalFailure()) {
+    run_process({scripts + "pg-down", pg_dir});
+    return;
+  }
+  HttpClient client("127.0.0.1", d.port);
+  auto ready = client.get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+
+  auto down = run_process({scripts + "pg-down", pg_dir}, {}, std::chrono::seconds(60));
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  std::optional<HttpReply> reply;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    reply = client.get("/readyz");
+    if (reply && reply->status == 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the next background check
+  }
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 503) << reply->body;
+  EXPECT_EQ(reply->header("content-type"), "application/problem+json");
+  auto body = nlohmann::json::parse(reply->body);
+  EXPECT_EQ(body["status"], 503);
+  EXPECT_NE(body["detail"].get<std::string>().find("store"), std::string::npos) << body;
+  EXPECT_EQ(body["checks"]["store"]["status"], "down");
+  EXPECT_EQ(body["checks"]["bus"]["status"], "up");
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("trueup_dependency_up{dependency=\"store\"} 0"), std::string::npos);
+
+  d.process->signal(SIGTERM);
+  auto code = d.process->wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value()) << "did not stop with the database down";
+  EXPECT_EQ(*code, 0) << d.process->stderr_text();
+}
+
 TEST(ServeE2E, SecretsNeverReachTheLog) {
   // A password that cannot be confused with anything else, to a database
   // that is not there: the connection error is logged, the password is not.
