@@ -1,0 +1,93 @@
+#include "sql_support.hpp"
+
+#include <openssl/evp.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "trueup/core/time.hpp"
+
+namespace trueup::messaging::detail {
+
+store::Param Dialect::bytes_param(std::string_view raw) const {
+  return postgres ? hex_encode(raw) : std::string(raw);
+}
+
+Result<std::string> Dialect::bytes_value(const std::optional<std::string>& v) const {
+  if (!v) return std::string();
+  if (!postgres) return *v;
+  auto raw = hex_decode(*v);
+  if (!raw) return make_error(Errc::internal, "bytes column is not hex");
+  return std::move(*raw);
+}
+
+std::string Dialect::int_list(const std::vector<std::int64_t>& values) const {
+  std::string out = postgres ? "{" : "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += postgres ? "}" : "]";
+  return out;
+}
+
+Dialect dialect_of(const store::Store& store) { return Dialect{store.engine() == "postgres"}; }
+
+std::string timestamp(std::chrono::system_clock::time_point t) { return format_utc(t, 6); }
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+std::string hex_encode(std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.resize(raw.size() * 2);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto b = static_cast<unsigned char>(raw[i]);
+    out[2 * i] = kDigits[b >> 4];
+    out[2 * i + 1] = kDigits[b & 0xf];
+  }
+  return out;
+}
+
+std::optional<std::string> hex_decode(std::string_view hex) {
+  if (hex.starts_with("\\x")) hex.remove_prefix(2);  // bytea_output=hex without encode()
+  if (hex.size() % 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.resize(hex.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+std::optional<std::int64_t> to_int(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  std::int64_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || p != v->data() + v->size()) return std::nullopt;
+  return out;
+}
+
+std::optional<double> to_double(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  const double d = std::strtod(v->c_str(), &end);
+  if (end == v->c_str()) return std::nullopt;
+  return d;
+}
+
+}  // namespace trueup::messaging::detail

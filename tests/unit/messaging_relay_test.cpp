@@ -1,0 +1,235 @@
+// The outbox relay against the embedded bus and a scripted producer, on
+// SQLite (label unit).
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "messaging_test_support.hpp"
+#include "trueup/messaging/outbox.hpp"
+#include "trueup/messaging/relay.hpp"
+
+namespace trueup::messaging {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Appends `count` events spread over `keys` keys; data holds the key and the
+// event's number within its key.
+void append_events(store::Store& s, Outbox& outbox, const std::string& topic, int count, int keys,
+                   int per_tx = 200) {
+  std::map<int, int> next;
+  for (int base = 0; base < count; base += per_tx) {
+    auto st = s.transact([&](store::Transaction& tx) -> Status {
+      for (int i = base; i < std::min(count, base + per_tx); ++i) {
+        const int key = i % keys;
+        const int n = next[key]++;
+        nlohmann::json data{{"key", key}, {"n", n}};
+        auto a = outbox.append(tx, OutboxEvent{"", topic, "SKU-" + std::to_string(key), "com.trueup.test.v1",
+                                               "/trueup/test", "SKU-" + std::to_string(key), "", data.dump(),
+                                               i % 2 ? "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" : ""});
+        if (!a) return a.error();
+      }
+      return Ok{};
+    });
+    ASSERT_TRUE(st) << st.error().describe();
+  }
+}
+
+// A producer whose delivery reports the test decides: fails every event
+// whose ce_id is in `fail_ids`, delivers the others, records what it saw.
+class ScriptedProducer final : public bus::Producer {
+ public:
+  void produce(bus::Message m, std::function<void(Result<bus::Delivery>)> cb) override {
+    const std::string id = *m.header("ce_id");
+    bool fail;
+    {
+      std::lock_guard lock(mu_);
+      produced.push_back(id);
+      fail = fail_ids.count(id) > 0;
+    }
+    if (fail)
+      cb(make_error(Errc::timeout, "scripted failure"));
+    else
+      cb(bus::Delivery{m.topic, 0, 0});
+  }
+  Result<bus::Delivery> produce_sync(bus::Message, std::chrono::milliseconds) override {
+    return make_error(Errc::unsupported, "not used");
+  }
+  Status flush(std::chrono::milliseconds) override { return Ok{}; }
+
+  std::mutex mu_;
+  std::vector<std::string> produced;
+  std::set<std::string> fail_ids;
+};
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = test::open_test_store(test::Engine::sqlite);
+    ASSERT_TRUE(db_->store);
+  }
+  store::Store& store() { return *db_->store; }
+  std::vector<std::string> ids_in_order() {
+    std::vector<std::string> out;
+    auto s = store().transact([&](store::Transaction& tx) -> Status {
+      auto r = tx.exec("SELECT id FROM trueup_outbox ORDER BY seq");
+      if (!r) return r.error();
+      for (auto& row : r->rows) out.push_back(*row[0]);
+      return Ok{};
+    });
+    EXPECT_TRUE(s);
+    return out;
+  }
+  double metric(const std::string& name) {
+    const auto text = registry_.render();
+    const auto pos = text.find("\n" + name + " ");
+    if (pos == std::string::npos) return -1;
+    return std::stod(text.substr(pos + name.size() + 2));
+  }
+
+  std::unique_ptr<test::TestStore> db_;
+  metrics::Registry registry_;
+  test::ManualClock clock_;
+};
+
+TEST_F(RelayTest, PublishesEveryEventOnceInKeyOrderWithCloudEventsHeaders) {
+  auto bus = bus::open_embedded({});
+  ASSERT_TRUE(bus->ensure_topics({{"retail.test.v1", 4, 1}}, true));
+  auto producer = bus->producer();
+  ASSERT_TRUE(producer);
+  Outbox outbox(store(), clock_.clock());
+  RelaySettings settings;
+  settings.batch_size = 128;
+  settings.poll_interval = 20ms;
+  Relay relay(store(), **producer, registry_, settings, {}, clock_.clock());
+  relay.start();
+  append_events(store(), outbox, "retail.test.v1", 2000, 10);
+  relay.notify();
+  ASSERT_TRUE(test::eventually([&] {
+    return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0;
+  }));
+  relay.stop();
+
+  auto consumer = bus->consumer("g", {"retail.test.v1"});
+  ASSERT_TRUE(consumer);
+  std::map<std::string, int> next_n;
+  std::set<std::string> ids;
+  int received = 0;
+  for (;;) {
+    auto m = (*consumer)->poll(200ms);
+    ASSERT_TRUE(m);
+    if (!*m) break;
+    const auto& msg = **m;
+    ++received;
+    EXPECT_EQ(*msg.header("ce_specversion"), "1.0");
+    EXPECT_EQ(*msg.header("ce_type"), "com.trueup.test.v1");
+    EXPECT_EQ(*msg.header("ce_source"), "/trueup/test");
+    EXPECT_EQ(*msg.header("ce_subject"), msg.key);
+    EXPECT_EQ(*msg.header("content-type"), "application/json");
+    ASSERT_NE(msg.header("ce_time"), nullptr);
+    ids.insert(*msg.header("ce_id"));
+    auto data = nlohmann::json::parse(msg.value);
+    EXPECT_EQ("SKU-" + std::to_string(data["key"].get<int>()), msg.key);
+    EXPECT_EQ(data["n"].get<int>(), next_n[msg.key]++) << "key " << msg.key;
+  }
+  EXPECT_EQ(received, 2000);
+  EXPECT_EQ(ids.size(), 2000u);
+  EXPECT_EQ(metric("trueup_outbox_published_total"), 2000);
+  EXPECT_EQ(metric("trueup_relay_leader"), 0);  // stopped
+}
+
+TEST_F(RelayTest, StopsAtTheFirstFailedEventAndResumesFromIt) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 10, 2);
+  const auto ids = ids_in_order();
+  producer.fail_ids = {ids[4], ids[7]};
+  RelaySettings settings;
+  settings.batch_size = 100;
+  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+
+  auto first = relay.publish_batch();
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->published, 4u);
+  EXPECT_EQ(first->failed, 2u);
+  EXPECT_NE(first->first_error.find("scripted failure"), std::string::npos) << first->first_error;
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL"), 4);
+  EXPECT_EQ(test::query_int(store(), "SELECT min(seq) FROM trueup_outbox WHERE published_at IS NULL"),
+            test::query_int(store(), "SELECT seq FROM trueup_outbox WHERE id = $1", {ids[4]}));
+  EXPECT_EQ(metric("trueup_outbox_publish_failures_total"), 2);
+
+  producer.fail_ids.clear();
+  producer.produced.clear();
+  auto second = relay.publish_batch();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->published, 6u);
+  // Republished from the failed event on, in sequence order.
+  EXPECT_EQ(producer.produced, std::vector<std::string>(ids.begin() + 4, ids.end()));
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL"), 0);
+  EXPECT_EQ(metric("trueup_outbox_published_total"), 10);
+}
+
+TEST_F(RelayTest, OnlyTheLeaderPublishes) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 5, 1);
+  std::atomic<bool> leading{false};
+  Relay relay(store(), producer, registry_, RelaySettings{}, [&] { return leading.load(); }, clock_.clock());
+  auto r = relay.publish_batch();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->leader);
+  EXPECT_TRUE(producer.produced.empty());
+  EXPECT_EQ(metric("trueup_relay_leader"), 0);
+  leading = true;
+  r = relay.publish_batch();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->published, 5u);
+  EXPECT_EQ(metric("trueup_relay_leader"), 1);
+}
+
+TEST_F(RelayTest, GaugesShowPendingAndLagAndCleanupHonoursRetention) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 6, 2);
+  RelaySettings settings;
+  settings.batch_size = 4;
+  settings.retention = std::chrono::hours(1);
+  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  clock_.advance(30s);
+  ASSERT_TRUE(relay.refresh_gauges());
+  EXPECT_EQ(metric("trueup_outbox_pending"), 6);
+  EXPECT_NEAR(metric("trueup_outbox_lag_seconds"), 30.0, 0.5);
+
+  ASSERT_TRUE(relay.publish_batch());
+  ASSERT_TRUE(relay.refresh_gauges());
+  EXPECT_EQ(metric("trueup_outbox_pending"), 2);
+  ASSERT_TRUE(relay.publish_batch());
+  ASSERT_TRUE(relay.refresh_gauges());
+  EXPECT_EQ(metric("trueup_outbox_pending"), 0);
+  EXPECT_EQ(metric("trueup_outbox_lag_seconds"), 0);
+
+  auto purged = relay.purge_published();
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 0u);
+  clock_.advance(std::chrono::hours(1) + 1s);
+  purged = relay.purge_published();
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 6u);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 0);
+}
+
+TEST(RelaySettingsTest, RefusesAZeroBatch) {
+  auto db = test::open_test_store(test::Engine::sqlite);
+  ScriptedProducer producer;
+  metrics::Registry registry;
+  RelaySettings settings;
+  settings.batch_size = 0;
+  EXPECT_THROW(Relay(*db->store, producer, registry, settings), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace trueup::messaging
