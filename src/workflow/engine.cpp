@@ -315,10 +315,21 @@ struct Engine::Impl {
 
   // ---- running one step --------------------------------------------------------
 
-  // What a worker does with a claimed workflow: runs its current step (or
-  // compensation) and records the outcome; returns the workflow to continue
-  // with at once (still leased) when the next step is due now.
-  std::optional<Claimed> execute(Claimed w, bool allow_inline) {
+  // A step call whose outcome is not recorded yet.
+  struct Pending {
+    Claimed w;
+    const WorkflowType* type;
+    const Step* step;
+    bool compensating;
+    std::unique_ptr<json> input;
+    std::unique_ptr<StepContext> ctx;
+    StepResult result;
+    TimePoint started, finished;
+  };
+
+  // Runs a claimed workflow's current step (or compensation); nullopt when it
+  // could not run (lease lost, type unknown: released).
+  std::optional<Pending> run_step(Claimed w) {
     const WorkflowType* type = find_type(w.type);
     if (!type) {
       release(w, now_ms() + 60000,
@@ -381,18 +392,19 @@ struct Engine::Impl {
       }
     }
 
-    const json input = detail::parse_json(w.input);
+    auto input = std::make_unique<json>(detail::parse_json(w.input));
     json context = detail::parse_json(w.context);
     if (!context.is_object()) context = json::object();
     const TimePoint started = clock.now();
     const bool timed_out = w.wait_until && epoch_ms(started) >= *w.wait_until;
-    StepContext ctx(w.id, w.type, w.correlation_key, step.name, compensating, w.attempt + 1, w.run, input,
-                    std::move(context), std::move(signals), timed_out, started, started + step.timeout);
+    auto ctx = std::make_unique<StepContext>(w.id, w.type, w.correlation_key, step.name, compensating,
+                                             w.attempt + 1, w.run, *input, std::move(context), std::move(signals),
+                                             timed_out, started, started + step.timeout);
     const StepFunction& fn = compensating ? step.compensate : step.run;
     const auto steady_start = std::chrono::steady_clock::now();
     StepResult result = StepResult::done();
     try {
-      result = fn(ctx);
+      result = fn(*ctx);
     } catch (const std::exception& e) {
       result = StepResult::fail(make_error(Errc::internal, std::string("the step threw: ") + e.what()));
     } catch (...) {
@@ -404,7 +416,47 @@ struct Engine::Impl {
       result = StepResult::fail(make_error(Errc::timeout, "the step took longer than its timeout of " +
                                                               std::to_string(step.timeout.count()) + " ms"));
 
-    return complete(w, *type, step, compensating, ctx, std::move(result), started, finished, allow_inline);
+    return Pending{std::move(w), type, &step, compensating, std::move(input), std::move(ctx), std::move(result),
+                   started, finished};
+  }
+
+  // Records the outcomes of `batch` in one transaction (group commit); when
+  // that fails (an on_commit write, a conflict), records each on its own.
+  // Returns the workflows to continue with at once (still leased).
+  std::vector<Claimed> record_all(std::vector<Pending>& batch, bool allow_inline) {
+    std::vector<Claimed> next;
+    if (batch.empty()) return next;
+    if (batch.size() > 1) {
+      std::vector<Completion> done(batch.size());
+      auto s = store.transact([&](store::Transaction& tx) -> Status {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          auto& p = batch[i];
+          done[i] = Completion{};
+          if (auto r = record(tx, done[i], p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started,
+                              p.finished, allow_inline, true);
+              !r)
+            return r;
+        }
+        return Ok{};
+      });
+      if (s) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (done[i].lost) {
+            count_step(batch[i].w.type, "lease_lost");
+            continue;
+          }
+          count_step(batch[i].w.type, done[i].outcome);
+          if (done[i].next) next.push_back(std::move(*done[i].next));
+        }
+        return next;
+      }
+    }
+    for (auto& p : batch) {
+      auto n = complete(p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started, p.finished,
+                        allow_inline);
+      if (n) next.push_back(std::move(*n));
+    }
+    return next;
   }
 
   struct Completion {
@@ -759,14 +811,32 @@ struct Engine::Impl {
     return Ok{};
   }
 
-  // Runs a claimed workflow and whatever follows inline; returns step calls made.
-  std::size_t process(Claimed w, std::size_t budget) {
+  // Runs claimed workflows and whatever follows inline, recording outcomes
+  // in groups (one transaction per batch_window); returns step calls made.
+  // Workflows beyond `budget` calls, or left when stopping, are released.
+  std::size_t process(std::vector<Claimed> current, std::size_t budget) {
     std::size_t calls = 0;
-    std::optional<Claimed> next = std::move(w);
-    while (next) {
-      ++calls;
-      const bool inline_ok = !stopping.load() && calls < budget;
-      next = execute(std::move(*next), inline_ok);
+    while (!current.empty()) {
+      std::vector<Claimed> next;
+      std::vector<Pending> pending;
+      auto window_start = std::chrono::steady_clock::now();
+      auto flush = [&] {
+        const bool inline_ok = !stopping.load() && calls < budget;
+        for (auto& n : record_all(pending, inline_ok)) next.push_back(std::move(n));
+        pending.clear();
+        window_start = std::chrono::steady_clock::now();
+      };
+      for (auto& w : current) {
+        if (stopping.load() || calls >= budget) {
+          release(w, now_ms(), std::nullopt);
+          continue;
+        }
+        ++calls;
+        if (auto p = run_step(std::move(w))) pending.push_back(std::move(*p));
+        if (std::chrono::steady_clock::now() - window_start >= settings.batch_window) flush();
+      }
+      flush();
+      current = std::move(next);
     }
     return calls;
   }
@@ -792,13 +862,7 @@ struct Engine::Impl {
         wake_cv.wait_for(lock, settings.poll_interval, [&] { return stopping.load() || wake_seq != seen; });
         continue;
       }
-      for (std::size_t i = 0; i < claimed->size(); ++i) {
-        if (stopping.load()) {
-          release((*claimed)[i], now_ms(), std::nullopt);
-          continue;
-        }
-        process(std::move((*claimed)[i]), SIZE_MAX);
-      }
+      process(std::move(*claimed), SIZE_MAX);
     }
   }
 
@@ -1140,13 +1204,7 @@ Result<std::size_t> Engine::run_due(std::size_t max_steps) {
     auto claimed = impl.claim(std::min<std::size_t>(impl.settings.claim_batch, max_steps - calls));
     if (!claimed) return std::move(claimed).error();
     if (claimed->empty()) break;
-    for (auto& w : *claimed) {
-      if (calls >= max_steps || impl.stopping.load()) {
-        impl.release(w, impl.now_ms(), std::nullopt);
-        continue;
-      }
-      calls += impl.process(std::move(w), max_steps - calls);
-    }
+    calls += impl.process(std::move(*claimed), max_steps - calls);
   }
   return calls;
 }

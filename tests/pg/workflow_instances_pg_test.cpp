@@ -24,6 +24,7 @@ Step step(std::string name, StepFunction run) {
   Step s;
   s.name = std::move(name);
   s.run = std::move(run);
+  s.timeout = 10s;  // shorter than the lease: a step's lease covers its timeout
   return s;
 }
 

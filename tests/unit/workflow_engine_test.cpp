@@ -348,6 +348,34 @@ TEST_P(WorkflowEngineTest, OnCommitWritesAreAtomicWithStepCompletion) {
   EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM wf_outbox_test"), "1");
 }
 
+TEST_P(WorkflowEngineTest, AFailingOnCommitInAGroupCommitAffectsOnlyItsOwnStep) {
+  db_->exec("CREATE TABLE wf_outbox_test (workflow_id TEXT NOT NULL)");
+  engine().define({"grouped", {step("emit", [&](StepContext& ctx) -> StepResult {
+                     const std::string id = ctx.workflow_id();
+                     const bool fail = ctx.input().value("fail", false) && ctx.attempt() == 1;
+                     ctx.on_commit([id, fail](store::Transaction& tx) -> Status {
+                       // A failing SQL write aborts the whole group transaction.
+                       auto r = tx.exec(fail ? "INSERT INTO no_such_table VALUES ($1)"
+                                             : "INSERT INTO wf_outbox_test VALUES ($1)",
+                                        {id});
+                       if (!r) return std::move(r).error();
+                       return Ok{};
+                     });
+                     return StepResult::done();
+                   })}});
+  const auto ok1 = start("grouped", "a", json{{"fail", false}});
+  const auto bad = start("grouped", "b", json{{"fail", true}});
+  const auto ok2 = start("grouped", "c", json{{"fail", false}});
+  EXPECT_EQ(run_due(), 3u);
+  EXPECT_EQ(state(ok1), State::completed);
+  EXPECT_EQ(state(ok2), State::completed);
+  // A missing table is a permanent error: that workflow alone fails.
+  EXPECT_EQ(state(bad), State::compensated);
+  EXPECT_NE(get(bad).summary.last_error->find("no_such_table"), std::string::npos);
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM wf_outbox_test"), "2");
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM wf_outbox_test WHERE workflow_id = $1", {bad}), "0");
+}
+
 TEST_P(WorkflowEngineTest, StartDeduplicatesAndJoinsTheCallersTransaction) {
   engine().define({"dedupe", {step("a", noop)}});
   auto first = test::start(engine(), db_->store(), "dedupe", "sku-1", json{{"n", 1}}, "event-7");

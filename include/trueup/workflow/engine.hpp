@@ -61,7 +61,10 @@ struct EngineSettings {
   int workers = 4;                                       // worker threads (run())
   std::chrono::milliseconds poll_interval{1000};         // fallback when no wake-up arrives
   std::chrono::milliseconds lease{60000};                // renewed before a step that might outlive it
-  std::size_t claim_batch = 8;                           // workflows claimed per query and worker
+  std::size_t claim_batch = 32;                          // workflows claimed per query and worker
+  // Outcomes of the steps a worker ran within this window are recorded in one
+  // transaction (group commit); a slow step closes the window early.
+  std::chrono::milliseconds batch_window{20};
   std::size_t step_log_limit = 50;                       // attempts kept per workflow
   std::chrono::milliseconds metrics_interval{15000};     // refresh of the DB-derived gauges
   // Retry policy overrides, key "<type>" or "<type>.<step>" (the latter wins).
