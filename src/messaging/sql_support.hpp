@@ -17,28 +17,18 @@ struct Dialect {
   bool postgres = false;
 
   // A timestamp parameter: text written by timestamp() below.
-  std::string ts(int n) const { return postgres ? "$" + std::to_string(n) + "::timestamptz" : "$" + std::to_string(n); }
+  std::string ts(int n) const;
   // A bytes parameter (raw bytes given as text) and reading a bytes column
   // back as text: PostgreSQL's BYTEA goes through hex (text columns reject
   // NUL and invalid UTF-8); SQLite binds and reads bytes as they are.
-  std::string bytes_in(int n) const {
-    return postgres ? "decode($" + std::to_string(n) + ", 'hex')" : "$" + std::to_string(n);
-  }
-  std::string bytes_out(std::string_view column) const {
-    return postgres ? "encode(" + std::string(column) + ", 'hex')" : std::string(column);
-  }
+  std::string bytes_in(int n) const;
+  std::string bytes_out(std::string_view column) const;
   store::Param bytes_param(std::string_view raw) const;
   Result<std::string> bytes_value(const std::optional<std::string>& v) const;
   // Seconds since the epoch of a timestamp column.
-  std::string epoch(std::string_view column) const {
-    return postgres ? "EXTRACT(EPOCH FROM " + std::string(column) + ")"
-                    : "((julianday(" + std::string(column) + ") - 2440587.5) * 86400.0)";
-  }
+  std::string epoch(std::string_view column) const;
   // `column` is one of the integers in parameter n (int_list below).
-  std::string in_list(std::string_view column, int n) const {
-    return postgres ? std::string(column) + " = ANY($" + std::to_string(n) + "::bigint[])"
-                    : std::string(column) + " IN (SELECT value FROM json_each($" + std::to_string(n) + "))";
-  }
+  std::string in_list(std::string_view column, int n) const;
   std::string int_list(const std::vector<std::int64_t>& values) const;
 };
 
