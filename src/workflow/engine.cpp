@@ -28,7 +28,8 @@ using store::Param;
 
 constexpr std::int64_t I(std::int64_t v) { return v; }
 Param opt_text(const std::optional<std::string>& v) { return v ? Param(*v) : Param(std::monostate{}); }
-Param opt_int(const std::optional<std::int64_t>& v) { return v ? Param(*v) : Param(std::monostate{}); }
+// Not inlined: GCC 12 -O3 reports a false maybe-uninitialized through std::optional here.
+[[gnu::noinline]] Param opt_int(const std::optional<std::int64_t>& v) { return v ? Param(*v) : Param(std::monostate{}); }
 
 constexpr const char* kNonTerminal = "('pending', 'running', 'waiting', 'retrying', 'paused')";
 
@@ -518,7 +519,7 @@ struct Engine::Impl {
                 bool compensating, StepContext& ctx, const StepResult& result, TimePoint started,
                 TimePoint finished, bool allow_inline, bool with_commits) {
     auto cur = tx.exec(std::string("SELECT state, lease_token, cancel_requested, log_seq, had_exception, run, "
-                                   "failed_step, last_error FROM trueup_workflow WHERE id = $1") +
+                                   "failed_step, last_error, pending_signals FROM trueup_workflow WHERE id = $1") +
                            (postgres ? " FOR UPDATE" : ""),
                        {w.id});
     if (!cur) return std::move(cur).error();
@@ -533,6 +534,8 @@ struct Engine::Impl {
     bool had_exception = detail::to_int(row[4]) != 0;
     std::optional<std::string> failed_step = row[6];
     std::optional<std::string> last_error = row[7];
+    // Signals may have arrived while the step ran.
+    int pending = static_cast<int>(detail::to_int(row[8]));
 
     const std::int64_t now = epoch_ms(finished);
     const RetryPolicy policy = policy_for(type, step);
@@ -691,8 +694,7 @@ struct Engine::Impl {
     }
 
     // Signals the step read are consumed with its successful outcome.
-    int pending = w.pending_signals;
-    if (terminal) {
+    if (terminal && pending > 0) {
       auto d = tx.exec("DELETE FROM trueup_workflow_signal WHERE workflow_id = $1", {w.id});
       if (!d) return std::move(d).error();
       pending = 0;

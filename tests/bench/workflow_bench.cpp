@@ -45,7 +45,8 @@ Figures measure(test::TestDatabase& db, int workflows, int steps_per_workflow, i
   for (int b = 0; b < workflows; b += 500) {
     auto st = db.store().transact([&](store::Transaction& tx) -> Status {
       for (int i = b; i < std::min(workflows, b + 500); ++i) {
-        auto r = engine.start(tx, type_name, "c" + std::to_string(i), json::object(), "d" + std::to_string(i));
+        const std::string n = std::to_string(i);
+        auto r = engine.start(tx, type_name, std::string("c").append(n), json::object(), std::string("d").append(n));
         if (!r) return std::move(r).error();
       }
       return Ok{};
