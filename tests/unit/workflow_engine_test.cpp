@@ -452,6 +452,21 @@ TEST_P(WorkflowEngineTest, SignalArrivingBeforeTheWaitIsKept) {
   EXPECT_EQ(state(id), State::completed);
 }
 
+TEST_P(WorkflowEngineTest, SignalArrivingWhileTheStepRunsIsNotLost) {
+  int calls = 0;
+  engine().define({"racy", {step("wait", [&](StepContext& ctx) -> StepResult {
+                     ++calls;
+                     if (ctx.signal("confirmed")) return StepResult::done();
+                     // The ERP confirms while this call is still running.
+                     if (calls == 1) test::signal(engine(), db_->store(), "order-r", "confirmed", json::object());
+                     return StepResult::wait_for_signal("confirmed");
+                   })}});
+  const auto id = start("racy", "order-r");
+  EXPECT_EQ(run_due(), 2u);  // waits, is due again at once, consumes the signal
+  EXPECT_EQ(state(id), State::completed);
+  EXPECT_EQ(calls, 2);
+}
+
 TEST_P(WorkflowEngineTest, SignalTimeoutRunsTheStepAgain) {
   engine().define({"timeout", {step("wait", [&](StepContext& ctx) -> StepResult {
                      if (ctx.signal("paid")) return StepResult::done();
