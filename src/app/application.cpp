@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "trueup/core/time.hpp"
+#include "trueup/inventory/ledger.hpp"
 #include "trueup/core/version.hpp"
 #include "trueup/log/log.hpp"
 
@@ -71,6 +72,8 @@ Status Application::start() {
   if (auto st = bus_->ensure_topics(settings_.topics, settings_.create_topics); !st) return std::move(st).error();
   log::info("bus opened", {{"engine", std::string(bus_->engine())}, {"topics", std::to_string(settings_.topics.size())}});
 
+  if (auto st = start_core(); !st) return st;
+
   check_dependencies();
   health_thread_ = std::thread([this] { health_loop(); });
 
@@ -88,12 +91,72 @@ Status Application::start() {
   return Ok{};
 }
 
+Status Application::start_core() {
+  exceptions_ = std::make_unique<workflow::ExceptionQueue>(*store_, registry_, clock_);
+  auto engine_settings = settings_.workflow;
+  engine_settings.instance_id = process_id_;
+  if (settings_.postgres) engine_settings.listen = settings_.postgres;
+  engine_ = std::make_unique<workflow::Engine>(*store_, *exceptions_, registry_, clock_, engine_settings);
+  inbox_ = std::make_unique<messaging::Inbox>(*store_, registry_);
+  outbox_ = std::make_unique<messaging::Outbox>(*store_);
+  idempotency_ = std::make_unique<messaging::IdempotencyKeys>(*store_, settings_.idempotency);
+  crosswalk_ = std::make_unique<crosswalk::Crosswalk>(*store_, settings_.crosswalk, registry_);
+  const std::string source = "/trueup/instances/" + settings_.instance_id;
+  engine_->define(inventory::movement_workflow(*outbox_, source));
+  engine_->define(inventory::order_workflow());
+
+  auto producer = bus_->producer();
+  if (!producer) return std::move(producer).error();
+  relay_producer_ = std::move(producer).value();
+  messaging::Leadership leadership;
+  if (settings_.postgres) {
+    // One relay publishes at a time across instances (per-key order); the
+    // lock moves to another instance when its holder's connection drops.
+    store::PgSingletonSettings lock;
+    lock.postgres = *settings_.postgres;
+    lock.name = "outbox-relay";
+    lock.on_change = [this](bool held) {
+      log::info(held ? "outbox relay leadership acquired" : "outbox relay leadership lost",
+                {{"instance", process_id_}});
+      if (held && relay_) relay_->notify();
+    };
+    auto singleton = store::start_pg_singleton(lock);
+    if (!singleton) return std::move(singleton).error();
+    relay_lock_ = std::move(singleton).value();
+    leadership = [lock = relay_lock_.get()] { return lock->held(); };
+  }
+  auto relay_settings = settings_.relay;
+  relay_settings.instance = process_id_;
+  relay_ = std::make_unique<messaging::Relay>(*store_, *relay_producer_, registry_, relay_settings, leadership);
+  relay_->start();
+  if (auto st = engine_->run(); !st)
+    log::warn("workflow wake-ups fall back to polling", {{"error", st.error().describe()}});
+
+  auth_ = std::make_unique<api::Authenticator>(settings_.api_keys, settings_.allow_anonymous);
+  if (settings_.api_keys.empty() && !settings_.allow_anonymous)
+    log::warn("no api.keys configured: every /v1 request will get 401");
+  handler_pool_ = std::make_unique<api::HandlerPool>(settings_.api_workers, settings_.api_queue_capacity);
+  system_api_ = std::make_unique<api::SystemApi>(api::SystemApi{
+      *auth_, *handler_pool_, *store_, *inbox_, *outbox_, *idempotency_, *engine_, *exceptions_, *crosswalk_, source,
+      settings_.max_batch, [this] {
+        relay_->notify();
+        engine_->wake();
+      }});
+  api::add_system_api(router_, *system_api_);
+  return Ok{};
+}
+
 bool Application::stop() {
   bool clean = true;
   if (server_) {
     clean = server_->drain(settings_.grace_period);
     server_.reset();
   }
+  // In-flight API work finishes before the engine and relay stop.
+  if (handler_pool_) handler_pool_->stop();
+  if (engine_) engine_->stop();
+  if (relay_) relay_->stop();
+  if (relay_lock_) relay_lock_->stop();
   {
     std::lock_guard lock(health_mutex_);
     stopping_ = true;
@@ -182,7 +245,15 @@ void Application::check_dependencies() {
     state.checked_at_ms.store(now_ms());
   };
   record(store_state_, store_->ping());
-  if (store_state_.up.load()) heartbeat();
+  if (store_state_.up.load()) {
+    heartbeat();
+    // Expired Idempotency-Keys go about once a minute.
+    if (idempotency_ && ++housekeeping_ticks_ * settings_.health_interval.count() >= 60000) {
+      housekeeping_ticks_ = 0;
+      if (auto purged = idempotency_->purge_expired(); !purged)
+        log::warn("idempotency key purge failed", {{"error", purged.error().describe()}});
+    }
+  }
   record(bus_state_, bus_->ping(settings_.health_timeout));
   registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
                   {{"dependency", "store"}})

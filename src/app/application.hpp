@@ -11,6 +11,17 @@
 #include <thread>
 
 #include "daemon_config.hpp"
+#include "trueup/api/handler_pool.hpp"
+#include "trueup/api/system_api.hpp"
+#include "trueup/crosswalk/crosswalk.hpp"
+#include "trueup/messaging/idempotency.hpp"
+#include "trueup/messaging/inbox.hpp"
+#include "trueup/messaging/outbox.hpp"
+#include "trueup/messaging/relay.hpp"
+#include "trueup/store/pg_singleton.hpp"
+#include "trueup/workflow/clock.hpp"
+#include "trueup/workflow/engine.hpp"
+#include "trueup/workflow/exceptions.hpp"
 #include "trueup/bus/bus.hpp"
 #include "trueup/http/router.hpp"
 #include "trueup/http/server.hpp"
@@ -49,6 +60,7 @@ class Application {
   void check_dependencies();
   http::Response readiness();
   void announce();
+  Status start_core();
   Status register_instance();
   void heartbeat();
   void deregister_instance();
@@ -60,6 +72,22 @@ class Application {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<bus::Bus> bus_;
   std::unique_ptr<http::Server> server_;
+
+  // The durable core, in dependency order (destroyed in reverse).
+  workflow::SystemClock clock_;
+  std::unique_ptr<bus::Producer> relay_producer_;
+  std::unique_ptr<workflow::ExceptionQueue> exceptions_;
+  std::unique_ptr<workflow::Engine> engine_;
+  std::unique_ptr<messaging::Inbox> inbox_;
+  std::unique_ptr<messaging::Outbox> outbox_;
+  std::unique_ptr<messaging::IdempotencyKeys> idempotency_;
+  std::unique_ptr<crosswalk::Crosswalk> crosswalk_;
+  std::unique_ptr<store::PgSingleton> relay_lock_;
+  std::unique_ptr<messaging::Relay> relay_;
+  std::unique_ptr<api::Authenticator> auth_;
+  std::unique_ptr<api::HandlerPool> handler_pool_;
+  std::unique_ptr<api::SystemApi> system_api_;
+  int housekeeping_ticks_ = 0;
 
   DependencyState store_state_;
   DependencyState bus_state_;

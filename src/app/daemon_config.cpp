@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cctype>
+
 namespace trueup::app {
 
 using config::bounded;
@@ -88,6 +90,66 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                                                    "Work items waiting before callers get `overloaded`."),
                                       1, 10000000),
                           }),
+              }),
+      section("api", "The system API under /v1 (intake, workflows, exceptions, crosswalk).",
+              {
+                  section_list("keys", "API keys, stored as SHA-256 hashes (`trueup api-key hash KEY` prints one).",
+                               {
+                                   required("name", Type::string, "Who holds the key; shown as `resolved_by` and in logs."),
+                                   required("sha256", Type::string, "Hex SHA-256 of the key (64 hex digits)."),
+                                   choice("scope", {"read", "operate", "admin"}, "read",
+                                          "read: GET; operate: intake and operator actions; admin: everything."),
+                               }),
+                  with_default("allow_anonymous", Type::boolean, "false",
+                               "Treat requests without a key as admin. Only for `trueup dev` on loopback."),
+                  bounded(with_default("workers", Type::integer, "4",
+                                       "Threads running API handlers that wait on the store."),
+                          1, 256),
+                  bounded(with_default("queue_capacity", Type::integer, "1000",
+                                       "Requests waiting for a handler thread before 503."),
+                          1, 1000000),
+                  bounded(with_default("max_batch", Type::integer, "1000", "Items per intake request."), 1, 100000),
+                  bounded(with_default("idempotency_retention", Type::duration, "72h",
+                                       "How long an Idempotency-Key and its response are kept."),
+                          60000, 2592000000),
+                  bounded(with_default("idempotency_lock_timeout", Type::duration, "60s",
+                                       "After this, a key whose request never finished may be used again."),
+                          1000, 3600000),
+              }),
+      section("workflow", "The durable workflow engine.",
+              {
+                  bounded(with_default("workers", Type::integer, "4", "Worker threads running steps."), 1, 256),
+                  bounded(with_default("poll_interval", Type::duration, "1s",
+                                       "Fallback wake-up when no notification arrives."),
+                          10, 600000),
+                  bounded(with_default("lease", Type::duration, "60s",
+                                       "How long a claim lasts before another instance may take the work over."),
+                          1000, 3600000),
+                  bounded(with_default("claim_batch", Type::integer, "32", "Workflows claimed per query and worker."), 1,
+                          10000),
+                  bounded(with_default("step_log_limit", Type::integer, "50", "Step attempts kept per workflow."), 1,
+                          10000),
+              }),
+      section("relay", "The outbox relay publishing events to the bus.",
+              {
+                  bounded(with_default("batch_size", Type::integer, "2000", "Events per publishing pass."), 1, 100000),
+                  bounded(with_default("poll_interval", Type::duration, "200ms",
+                                       "How often other instances' events are looked for."),
+                          10, 600000),
+                  bounded(with_default("retry_backoff", Type::duration, "1s", "Pause after a failed pass."), 10, 600000),
+                  bounded(with_default("delivery_timeout", Type::duration, "60s",
+                                       "Time a batch may wait for delivery reports."),
+                          1000, 3600000),
+                  bounded(with_default("retention", Type::duration, "24h", "Published events are deleted after this."),
+                          60000, 2592000000),
+              }),
+      section("crosswalk", "The ID crosswalk cache.",
+              {
+                  bounded(with_default("cache_capacity", Type::integer, "100000", "Mappings kept in memory."), 0,
+                          100000000),
+                  bounded(with_default("cache_ttl", Type::duration, "60s",
+                                       "How long a cached mapping is trusted (misses always ask the store)."),
+                          0, 86400000),
               }),
       section("bus", "Events. Apache Kafka when `bus.kafka` is set, else the embedded in-process bus.",
               {
@@ -179,6 +241,44 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
   s.sqlite.busy_timeout = sq.duration("busy_timeout");
   s.sqlite.queue_capacity = static_cast<std::size_t>(sq.integer("queue_capacity"));
 
+  auto a = root.section("api");
+  for (const auto& k : a.sections("keys")) {
+    api::ApiKey key{k.string("name"), k.string("sha256"), *api::parse_scope(k.string("scope"))};
+    bool hex = key.sha256_hex.size() == 64;
+    for (char& c : key.sha256_hex) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+    }
+    if (!hex)
+      return make_error(Errc::invalid_argument, config.source() + ": " + k.path() +
+                                                    ".sha256: expected 64 hex digits (trueup api-key hash KEY)");
+    s.api_keys.push_back(std::move(key));
+  }
+  s.allow_anonymous = a.boolean("allow_anonymous");
+  s.api_workers = static_cast<int>(a.integer("workers"));
+  s.api_queue_capacity = static_cast<std::size_t>(a.integer("queue_capacity"));
+  s.max_batch = static_cast<std::size_t>(a.integer("max_batch"));
+  s.idempotency.retention = std::chrono::duration_cast<std::chrono::seconds>(a.duration("idempotency_retention"));
+  s.idempotency.lock_timeout = std::chrono::duration_cast<std::chrono::seconds>(a.duration("idempotency_lock_timeout"));
+
+  auto w = root.section("workflow");
+  s.workflow.workers = static_cast<int>(w.integer("workers"));
+  s.workflow.poll_interval = w.duration("poll_interval");
+  s.workflow.lease = w.duration("lease");
+  s.workflow.claim_batch = static_cast<std::size_t>(w.integer("claim_batch"));
+  s.workflow.step_log_limit = static_cast<std::size_t>(w.integer("step_log_limit"));
+
+  auto r = root.section("relay");
+  s.relay.batch_size = static_cast<std::size_t>(r.integer("batch_size"));
+  s.relay.poll_interval = r.duration("poll_interval");
+  s.relay.retry_backoff = r.duration("retry_backoff");
+  s.relay.delivery_timeout = r.duration("delivery_timeout");
+  s.relay.retention = std::chrono::duration_cast<std::chrono::seconds>(r.duration("retention"));
+
+  auto x = root.section("crosswalk");
+  s.crosswalk.cache_capacity = static_cast<std::size_t>(x.integer("cache_capacity"));
+  s.crosswalk.cache_ttl = x.duration("cache_ttl");
+
   auto b = root.section("bus");
   s.create_topics = b.boolean("create_topics");
   const bool has_kafka = b.present("kafka");
@@ -198,6 +298,9 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
   }
   s.embedded.default_partitions = static_cast<int>(b.section("embedded").integer("default_partitions"));
   s.topics.push_back(bus::TopicSpec{kSystemTopic, 1, 1});
+  // The topics the durable core publishes to (docs/asyncapi.yaml).
+  for (const char* t : {"retail.inventory.v1", "retail.orders.v1", "trueup.exceptions.v1"})
+    s.topics.push_back(bus::TopicSpec{t, 3, 1});
   for (const auto& t : b.sections("topics")) {
     bus::TopicSpec spec{t.string("name"), static_cast<int>(t.integer("partitions")),
                         static_cast<int>(t.integer("replication_factor"))};
@@ -223,6 +326,9 @@ http:
   access_log: false
 shutdown:
   grace_period: 5s
+api:
+  # trueup dev listens on loopback only: no keys needed there.
+  allow_anonymous: true
 store:
   sqlite:
     path: ${TRUEUP_DEV_DB:-trueup-dev.db}

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "trueup/api/auth.hpp"
 #include "trueup/bus/bus.hpp"
+#include "trueup/crosswalk/crosswalk.hpp"
+#include "trueup/messaging/idempotency.hpp"
+#include "trueup/messaging/relay.hpp"
+#include "trueup/workflow/engine.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/http/server.hpp"
@@ -33,6 +38,15 @@ struct DaemonSettings {
   bus::EmbeddedSettings embedded;
   bool create_topics = true;
   std::vector<bus::TopicSpec> topics;               // the system topic included
+  std::vector<api::ApiKey> api_keys;
+  bool allow_anonymous = false;
+  int api_workers = 4;
+  std::size_t api_queue_capacity = 1000;
+  std::size_t max_batch = 1000;
+  messaging::IdempotencySettings idempotency;
+  workflow::EngineSettings workflow;
+  messaging::RelaySettings relay;
+  crosswalk::Settings crosswalk;
 };
 
 // The topic every instance announces itself on.

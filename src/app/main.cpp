@@ -1,13 +1,18 @@
 // trueup: the command line. Exit codes: 0 ok, 2 usage or configuration
 // error, 1 runtime failure (documented in docs/operations.md).
 #include <CLI/CLI.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <csignal>
 #include <iostream>
 #include <pthread.h>
 
 #include "application.hpp"
 #include "daemon_config.hpp"
+#include "trueup/api/auth.hpp"
 #include "trueup/core/version.hpp"
+#include "trueup/http/client.hpp"
 #include "trueup/log/log.hpp"
 
 namespace {
@@ -102,6 +107,42 @@ int run_migrate(const config::Config& cfg, const GlobalOptions& global) {
   return kOk;
 }
 
+// POSTs the CSV to the daemon, which writes it in one transaction and
+// replays what was parked for the imported identifiers.
+int run_crosswalk_import(const std::string& path, const std::string& url, const std::string& key_env) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::cerr << path << ": cannot open the file\n";
+    return kUsageError;
+  }
+  std::stringstream csv;
+  csv << f.rdbuf();
+  auto target = http::parse_http_url(url);
+  if (!target) {
+    std::cerr << "--url: " << target.error().message << "\n";
+    return kUsageError;
+  }
+  std::map<std::string, std::string> headers{{"Content-Type", "text/csv"}};
+  if (const char* key = std::getenv(key_env.c_str()); key != nullptr && *key != '\0')
+    headers["Authorization"] = std::string("Bearer ") + key;
+  std::string base = target->target == "/" ? "" : target->target;
+  http::BlockingClient client(target->host, target->port);
+  auto reply = client.request("POST", base + "/v1/crosswalk/import", csv.str(), headers);
+  if (!reply) {
+    std::cerr << "crosswalk import: " << reply.error().describe() << "\n";
+    return kRuntimeFailure;
+  }
+  if (reply->status != 200) {
+    auto problem = nlohmann::json::parse(reply->body, nullptr, false);
+    std::cerr << path << ": " << (problem.is_object() ? problem.value("detail", reply->body) : reply->body) << "\n";
+    return reply->status == 400 ? kUsageError : kRuntimeFailure;
+  }
+  auto report = nlohmann::json::parse(reply->body, nullptr, false);
+  std::cout << report.value("rows", 0) << " mappings written, " << report.value("unchanged", 0) << " unchanged, "
+            << report.value("replayed", 0) << " parked messages replayed\n";
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +183,21 @@ int main(int argc, char** argv) {
 
   auto* version_cmd = cli.add_subcommand("version", "Print the version.");
 
+  auto* api_key_cmd = cli.add_subcommand("api-key", "Work with API keys.");
+  api_key_cmd->require_subcommand(1);
+  auto* hash_cmd = api_key_cmd->add_subcommand("hash", "Print the SHA-256 to put in api.keys[].sha256 (reads the key from stdin).");
+
+  auto* crosswalk_cmd = cli.add_subcommand("crosswalk", "Work with the ID crosswalk of a running daemon.");
+  crosswalk_cmd->require_subcommand(1);
+  auto* import_cmd = crosswalk_cmd->add_subcommand(
+      "import", "Import system,entity,external_id,canonical_id CSV (all rows or none); parked messages replay.");
+  std::string import_path, daemon_url = "http://127.0.0.1:8080", api_key_env = "TRUEUP_API_KEY";
+  import_cmd->add_option("file", import_path, "CSV file with the header system,entity,external_id,canonical_id")
+      ->required();
+  import_cmd->add_option("--url", daemon_url, "The daemon's base URL")->capture_default_str();
+  import_cmd->add_option("--api-key-env", api_key_env, "Environment variable holding an operate-scope API key")
+      ->capture_default_str();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -157,6 +213,17 @@ int main(int argc, char** argv) {
     std::cout << "trueup " << version() << " (" << compiler() << ")\n";
     return kOk;
   }
+  if (*hash_cmd) {
+    std::string key;
+    std::getline(std::cin, key);
+    if (key.empty()) {
+      std::cerr << "api-key hash: give the key on standard input\n";
+      return kUsageError;
+    }
+    std::cout << api::sha256_hex(key) << "\n";
+    return kOk;
+  }
+  if (*import_cmd) return run_crosswalk_import(import_path, daemon_url, api_key_env);
   if (*reference) {
     std::cout << app::daemon_schema()->reference_markdown();
     return kOk;

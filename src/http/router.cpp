@@ -37,6 +37,12 @@ void Router::add_sync(std::string method, std::string pattern, std::function<Res
       [h = std::move(handler)](Request& request, Respond respond) { respond(h(request)); });
 }
 
+std::vector<std::string> Router::describe() const {
+  std::vector<std::string> out;
+  for (const auto& r : routes_) out.push_back(r.method + " " + r.pattern);
+  return out;
+}
+
 void Router::dispatch(Request& request, Respond respond) const {
   auto segments = split_path(request.path);
   std::string allowed;

@@ -1,40 +1,33 @@
 #pragma once
-// A small blocking HTTP/1.1 client for tests (Beast), with keep-alive.
+// The test-side view of trueup::http::BlockingClient: nullopt instead of an
+// error when an exchange fails.
 
-#include <chrono>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 
+#include "trueup/http/client.hpp"
+
 namespace trueup::testing {
 
-struct HttpReply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-cased names
-  std::string body;
-  std::string header(const std::string& lower) const {
-    auto it = headers.find(lower);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+using HttpReply = trueup::http::ClientReply;
 
 class HttpClient {
  public:
-  HttpClient(std::string host, std::uint16_t port);
-  ~HttpClient();
-  // nullopt when the connection or the exchange failed (e.g. nothing listens).
+  HttpClient(std::string host, std::uint16_t port) : client_(std::move(host), port) {}
   std::optional<HttpReply> request(const std::string& method, const std::string& target, const std::string& body = "",
-                                   const std::map<std::string, std::string>& headers = {});
+                                   const std::map<std::string, std::string>& headers = {}) {
+    auto r = client_.request(method, target, body, headers);
+    if (!r) return std::nullopt;
+    return std::move(r).value();
+  }
   std::optional<HttpReply> get(const std::string& target) { return request("GET", target); }
-  // Opens the connection without sending anything (an idle keep-alive client).
-  bool connect();
-  void close();
+  bool connect() { return client_.connect().ok(); }
+  void close() { client_.close(); }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  trueup::http::BlockingClient client_;
 };
 
 // A port nothing listens on right now (bind to 0, read it, close).

@@ -32,6 +32,9 @@ class Router {
   // matches, answers 404/405 through `respond` and sets route "unmatched".
   void dispatch(Request& request, Respond respond) const;
 
+  // "GET /v1/x/{id}" for every route, in the order added.
+  std::vector<std::string> describe() const;
+
  private:
   struct Route {
     std::string method;

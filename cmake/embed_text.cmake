@@ -1,0 +1,20 @@
+# cmake -DINPUT=file -DOUTPUT=file.cpp -DNAMESPACE=ns -DSYMBOL=name -P embed_text.cmake
+# Writes a .cpp defining `const char* const ns::name` holding INPUT's bytes
+# (as a concatenation of raw string literals, each under the compiler's limit).
+file(READ "${INPUT}" content)
+set(delim "trueup_embed")
+string(LENGTH "${content}" len)
+set(out "// Generated from ${INPUT}; do not edit.\nnamespace ${NAMESPACE} {\nextern const char* const ${SYMBOL};\nconst char* const ${SYMBOL} =\n")
+set(pos 0)
+while(pos LESS len)
+  string(SUBSTRING "${content}" ${pos} 8000 chunk)
+  string(APPEND out "R\"${delim}(${chunk})${delim}\"\n")
+  math(EXPR pos "${pos} + 8000")
+endwhile()
+if(len EQUAL 0)
+  string(APPEND out "\"\"")
+endif()
+string(APPEND out ";\n}\n")
+file(WRITE "${OUTPUT}.tmp" "${out}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")

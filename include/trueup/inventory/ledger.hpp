@@ -1,0 +1,30 @@
+#pragma once
+// The durable flows behind the system API's intake, as workflow types:
+//
+// - "inventory_movement": applies an accepted InventoryMovement to the stock
+//   ledger once (inventory_ledger, keyed by movement id) and to the on-hand
+//   position per SKU and location (stock_position), and emits
+//   com.trueup.stock.changed.v1 for every position it changed — all in the
+//   transaction that records the step as done.
+// - "channel_order": records the accepted order (channel_order; a later
+//   version of an order replaces the earlier one).
+//
+// The availability engine and connector pushes (next issues) add steps after
+// these; the ledger step stays the first.
+
+#include <string>
+
+#include "trueup/messaging/outbox.hpp"
+#include "trueup/workflow/definition.hpp"
+
+namespace trueup::inventory {
+
+inline constexpr const char* kMovementWorkflow = "inventory_movement";
+inline constexpr const char* kOrderWorkflow = "channel_order";
+
+// `source` is the ce_source of the events it emits ("/trueup/instances/{id}").
+// `outbox` must outlive the returned types.
+workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source);
+workflow::WorkflowType order_workflow();
+
+}  // namespace trueup::inventory

@@ -1,0 +1,422 @@
+#include "trueup/api/system_api.hpp"
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "trueup/crosswalk/crosswalk.hpp"
+#include "trueup/http/query.hpp"
+#include "trueup/inventory/ledger.hpp"
+#include "trueup/log/log.hpp"
+#include "trueup/messaging/idempotency.hpp"
+#include "trueup/messaging/inbox.hpp"
+#include "trueup/messaging/outbox.hpp"
+#include "trueup/model/codec.hpp"
+#include "trueup/model/events.hpp"
+#include "trueup/model/inventory_movement.hpp"
+#include "trueup/model/order.hpp"
+#include "trueup/store/store.hpp"
+#include "trueup/workflow/engine.hpp"
+#include "trueup/workflow/exceptions.hpp"
+
+namespace trueup::api {
+namespace {
+
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+// Expected failures as problem+json; the status says whether to retry.
+Response error_response(const Error& e) {
+  switch (e.code) {
+    case Errc::invalid_argument:
+      return http::problem(400, "/problems/invalid-request", "Bad Request", e.message);
+    case Errc::not_found:
+      return http::problem(404, "/problems/not-found", "Not Found", e.message);
+    case Errc::conflict:
+    case Errc::already_exists:
+      return http::problem(409, "/problems/conflict", "Conflict", e.message);
+    case Errc::unsupported:
+      return http::problem(501, "/problems/not-implemented", "Not Implemented", e.message);
+    case Errc::unavailable:
+    case Errc::timeout:
+    case Errc::overloaded: {
+      // Nothing was accepted: the sender retries.
+      auto r = http::problem(503, "/problems/unavailable", "Service Unavailable",
+                             "not accepted, retry later: " + e.describe());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    default:
+      return http::problem(500, "/problems/internal", "Internal Server Error", e.describe());
+  }
+}
+
+using ApiFunction = std::function<Response(const Request&, const Principal&)>;
+
+// Authenticates on the I/O thread, then runs `fn` on the handler pool.
+http::Handler guarded(const SystemApi& api, Scope scope, ApiFunction fn) {
+  return [&api, scope, fn = std::move(fn)](Request& request, http::Respond respond) {
+    auto who = api.auth.authenticate(request, scope);
+    if (auto* refusal = std::get_if<Response>(&who)) {
+      respond(std::move(*refusal));
+      return;
+    }
+    // The request is copied: the job may outlive the connection.
+    auto job = [req = request, principal = std::get<Principal>(who), fn, respond]() mutable {
+      try {
+        respond(fn(req, principal));
+      } catch (const std::exception& e) {
+        log::error("api handler failed", {{"request_id", req.request_id}, {"error", e.what()}});
+        respond(http::problem(500, "/problems/internal", "Internal Server Error", "the request failed unexpectedly"));
+      }
+    };
+    if (!api.pool.submit(std::move(job))) {
+      auto r = http::problem(503, "/problems/overloaded", "Service Unavailable",
+                             "too many requests are waiting; retry later (raise api.queue_capacity or api.workers)");
+      r.headers.emplace_back("Retry-After", "1");
+      respond(std::move(r));
+    }
+  };
+}
+
+Result<json> parse_json_body(const Request& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return make_error(Errc::invalid_argument, "the body is not valid JSON");
+  return j;
+}
+
+std::optional<std::map<std::string, std::string>> query_of(const Request& r) { return http::parse_query(r.query); }
+
+Response bad_query() {
+  return http::problem(400, "/problems/invalid-request", "Bad Request", "the query string has a malformed %-escape");
+}
+
+std::string param(const Request& r, const char* name) {
+  auto decoded = http::percent_decode(r.params.at(name));
+  return decoded.value_or(r.params.at(name));
+}
+
+Result<std::size_t> limit_of(const std::map<std::string, std::string>& q) {
+  auto it = q.find("limit");
+  if (it == q.end()) return std::size_t{100};
+  try {
+    std::size_t used = 0;
+    long v = std::stol(it->second, &used);
+    if (used == it->second.size() && v >= 1 && v <= 1000) return static_cast<std::size_t>(v);
+  } catch (const std::exception&) {
+  }
+  return make_error(Errc::invalid_argument, "limit must be a whole number from 1 to 1000");
+}
+
+std::optional<std::string> get(const std::map<std::string, std::string>& q, const char* name) {
+  auto it = q.find(name);
+  if (it == q.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+// The outbox row for a model event record (its ce_* headers become columns).
+messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
+  messaging::OutboxEvent e;
+  e.topic = record.topic;
+  e.key = record.key;
+  e.data = record.value;
+  for (const auto& [name, value] : record.headers) {
+    if (name == "ce_id") e.id = value;
+    else if (name == "ce_type") e.type = value;
+    else if (name == "ce_source") e.source = value;
+    else if (name == "ce_subject") e.subject = value;
+    else if (name == "ce_time") e.time = value;
+    else if (name == "traceparent") e.traceparent = value;
+  }
+  return e;
+}
+
+model::EventContext event_context(const SystemApi& api, const Request& r) {
+  model::EventContext ctx;
+  ctx.id = messaging::make_uuid_v4();
+  ctx.source = api.event_source;
+  ctx.time = model::Timestamp::from_utc(
+      std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
+  if (const auto* tp = r.header("traceparent")) ctx.traceparent = *tp;
+  return ctx;
+}
+
+// What the intake of one entity kind needs to know.
+template <class T>
+struct IntakeKind {
+  const char* inbox_source;    // "api.movements"
+  const char* workflow_type;
+  std::function<std::string(const T&)> id;
+  std::function<std::string(const T&)> correlation;
+  std::function<model::EventRecord(const T&, const model::EventContext&)> accepted_event;
+};
+
+// The Idempotency-Key dance around `process` (IETF draft
+// "The Idempotency-Key HTTP Header Field"): a replay returns the first
+// response; 409 while the first is in flight; 422 for the key with another body.
+Response with_idempotency(const SystemApi& api, const Request& r, const Principal& who,
+                          const std::function<Response(store::Transaction*, const messaging::IdempotencyClaim*,
+                                                       Status&)>& process) {
+  const std::string* key = r.header("idempotency-key");
+  if (key == nullptr) {
+    Status st = Ok{};
+    return process(nullptr, nullptr, st);
+  }
+  if (key->empty() || key->size() > 255)
+    return http::problem(400, "/problems/invalid-request", "Bad Request", "Idempotency-Key must be 1 to 255 characters");
+  const std::string scope = who.name + " " + r.method + " " + r.path;
+  auto begun = api.idempotency.begin(*key, scope, messaging::request_fingerprint(r.method, r.path, r.body));
+  if (!begun) return error_response(begun.error());
+  if (std::holds_alternative<messaging::idempotency::InFlight>(*begun)) {
+    auto p = http::problem(409, "/problems/idempotency-key-in-flight", "Conflict",
+                           "a request with this Idempotency-Key is still being processed; retry later");
+    p.headers.emplace_back("Retry-After", "1");
+    return p;
+  }
+  if (std::holds_alternative<messaging::idempotency::Mismatch>(*begun)) {
+    return http::problem(422, "/problems/idempotency-key-reused", "Unprocessable Content",
+                         "this Idempotency-Key was used with another request body; use a new key");
+  }
+  if (const auto* done = std::get_if<messaging::idempotency::Completed>(&*begun)) {
+    Response replay;
+    replay.status = done->response.status;
+    replay.body = done->response.body;
+    for (const auto& [k, v] : done->response.headers) {
+      if (k == "Content-Type") replay.content_type = v;
+      else replay.headers.emplace_back(k, v);
+    }
+    replay.headers.emplace_back("Idempotent-Replayed", "true");
+    return replay;
+  }
+  const auto claim = std::get<messaging::idempotency::New>(*begun).claim;
+  Status failed = Ok{};
+  Response response = process(nullptr, &claim, failed);
+  if (!failed) {
+    if (auto st = api.idempotency.abandon(claim); !st)
+      log::warn("idempotency key not released", {{"request_id", r.request_id}, {"error", st.error().describe()}});
+  }
+  return response;
+}
+
+template <class T>
+Response intake(const SystemApi& api, const IntakeKind<T>& kind, const Request& r, const Principal& who) {
+  // The key is checked before the body, so a reused key with another body
+  // is 422 whatever that body holds; a body that fails validation releases
+  // the key again.
+  return with_idempotency(api, r, who, [&](store::Transaction*, const messaging::IdempotencyClaim* claim,
+                                           Status& failed) -> Response {
+    auto body = parse_json_body(r);
+    if (!body) {
+      failed = body.error();
+      return error_response(body.error());
+    }
+    auto items = model::batch_from_json<T>(*body, api.max_batch);
+    if (!items) {
+      failed = items.error();
+      return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
+    }
+    if (items->empty()) {
+      failed = make_error(Errc::invalid_argument, "empty batch");
+      return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
+    }
+    json result_items = json::array();
+    std::size_t accepted = 0, duplicates = 0;
+    Response response;
+    auto st = api.store.transact([&](store::Transaction& tx) -> Status {
+      result_items = json::array();
+      accepted = duplicates = 0;
+      for (const auto& item : *items) {
+        const std::string id = kind.id(item);
+        const json document = model::to_json(item);
+        auto recorded = api.inbox.record(
+            tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
+        if (!recorded) return std::move(recorded).error();
+        auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
+        if (!started) return std::move(started).error();
+        if (recorded->inserted) {
+          auto appended = api.outbox.append(tx, to_outbox(kind.accepted_event(item, event_context(api, r))));
+          if (!appended) return std::move(appended).error();
+          ++accepted;
+        } else {
+          ++duplicates;
+        }
+        result_items.push_back(
+            {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
+      }
+      json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
+      response = Response::json(202, out.dump());
+      if (claim != nullptr) {
+        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
+        if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
+      }
+      return Ok{};
+    });
+    if (!st) {
+      failed = st;
+      return error_response(st.error());
+    }
+    if (api.after_commit) api.after_commit();
+    return response;
+  });
+}
+
+Response workflow_action(const SystemApi& api, const Request& r, const std::string& action) {
+  const std::string id = param(r, "id");
+  Result<workflow::WorkflowSummary> out = action == "retry"    ? api.engine.retry(id)
+                                          : action == "pause"  ? api.engine.pause(id)
+                                          : action == "resume" ? api.engine.resume(id)
+                                                               : api.engine.cancel(id);
+  if (!out) return error_response(out.error());
+  if (api.after_commit) api.after_commit();
+  return Response::json(200, out->to_json().dump());
+}
+
+Response exception_action(const SystemApi& api, const Request& r, const Principal& who, const std::string& action) {
+  auto body = parse_json_body(r);
+  if (!body) return error_response(body.error());
+  if (!body->is_object() || !body->contains("reason") || !(*body)["reason"].is_string() ||
+      (*body)["reason"].get<std::string>().empty()) {
+    return http::problem(400, "/problems/invalid-body", "Bad Request", "/reason: a non-empty string is required");
+  }
+  const std::string reason = (*body)["reason"];
+  const std::string id = param(r, "id");
+  auto out = action == "retry"     ? api.exceptions.retry(id, who.name, reason)
+             : action == "resolve" ? api.exceptions.resolve(id, who.name, reason)
+                                   : api.exceptions.ignore(id, who.name, reason);
+  if (!out) return error_response(out.error());
+  if (api.after_commit) api.after_commit();
+  return Response::json(200, out->to_json().dump());
+}
+
+json mapping_json(const crosswalk::Mapping& m) {
+  return {{"system", m.key.system},           {"entity", m.key.entity},         {"external_id", m.key.external_id},
+          {"canonical_id", m.canonical_id}, {"updated_at", m.updated_at},     {"updated_by", m.updated_by}};
+}
+
+}  // namespace
+
+void add_system_api(http::Router& router, const SystemApi& api) {
+  router.add_sync("GET", "/v1/openapi.json",
+                  [](const Request&) { return Response::json(200, openapi_json()); });
+
+  static const IntakeKind<model::InventoryMovement> movements{
+      "api.movements", inventory::kMovementWorkflow, [](const auto& m) { return m.movement_id; },
+      [](const auto& m) { return m.sku; }, &model::inventory_movement_accepted};
+  static const IntakeKind<model::Order> orders{"api.orders", inventory::kOrderWorkflow,
+                                               [](const auto& o) { return o.id; }, [](const auto& o) { return o.id; },
+                                               &model::order_accepted};
+  router.add("POST", "/v1/inventory/movements", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
+               return intake(api, movements, r, p);
+             }));
+  router.add("POST", "/v1/orders", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
+               return intake(api, orders, r, p);
+             }));
+
+  router.add("GET", "/v1/workflows", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               auto q = query_of(r);
+               if (!q) return bad_query();
+               workflow::WorkflowFilter f;
+               if (auto s = get(*q, "state")) {
+                 f.state = workflow::parse_state(*s);
+                 if (!f.state)
+                   return http::problem(400, "/problems/invalid-request", "Bad Request",
+                                        "state must be one of pending, running, waiting, retrying, paused, failed, "
+                                        "compensated, completed, cancelled");
+               }
+               f.type = get(*q, "type");
+               f.correlation_key = get(*q, "correlation");
+               f.cursor = get(*q, "cursor");
+               auto limit = limit_of(*q);
+               if (!limit) return error_response(limit.error());
+               f.limit = *limit;
+               auto page = api.engine.list(f);
+               if (!page) return error_response(page.error());
+               return Response::json(200, page->to_json().dump());
+             }));
+  router.add("GET", "/v1/workflows/{id}", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               auto w = api.engine.get(param(r, "id"));
+               if (!w) return error_response(w.error());
+               return Response::json(200, w->to_json().dump());
+             }));
+  for (const char* action : {"retry", "pause", "resume", "cancel"}) {
+    const Scope scope = std::string(action) == "cancel" ? Scope::admin : Scope::operate;
+    router.add("POST", std::string("/v1/workflows/{id}/") + action,
+               guarded(api, scope, [&api, a = std::string(action)](const Request& r, const Principal&) {
+                 return workflow_action(api, r, a);
+               }));
+  }
+
+  router.add("GET", "/v1/exceptions", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               auto q = query_of(r);
+               if (!q) return bad_query();
+               workflow::ExceptionFilter f;
+               f.kind = get(*q, "kind");
+               f.state = get(*q, "state");
+               f.cursor = get(*q, "cursor");
+               auto limit = limit_of(*q);
+               if (!limit) return error_response(limit.error());
+               f.limit = *limit;
+               auto page = api.exceptions.list(f);
+               if (!page) return error_response(page.error());
+               return Response::json(200, page->to_json().dump());
+             }));
+  router.add("GET", "/v1/exceptions/{id}", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               auto e = api.exceptions.get(param(r, "id"));
+               if (!e) return error_response(e.error());
+               return Response::json(200, e->to_json().dump());
+             }));
+  for (const char* action : {"retry", "resolve", "ignore"}) {
+    router.add("POST", std::string("/v1/exceptions/{id}/") + action,
+               guarded(api, Scope::operate, [&api, a = std::string(action)](const Request& r, const Principal& p) {
+                 return exception_action(api, r, p, a);
+               }));
+  }
+
+  router.add("GET", "/v1/crosswalk", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               auto q = query_of(r);
+               if (!q) return bad_query();
+               auto limit = limit_of(*q);
+               if (!limit) return error_response(limit.error());
+               auto list = api.crosswalk.list(get(*q, "system").value_or(""), get(*q, "entity").value_or(""),
+                                              get(*q, "canonical_id").value_or(""), *limit);
+               if (!list) return error_response(list.error());
+               json items = json::array();
+               for (const auto& m : *list) items.push_back(mapping_json(m));
+               return Response::json(200, json{{"items", items}}.dump());
+             }));
+  router.add("GET", "/v1/crosswalk/{system}/{entity}/{external_id}",
+             guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
+               crosswalk::Key key{param(r, "system"), param(r, "entity"), param(r, "external_id")};
+               auto m = api.crosswalk.get(key);
+               if (!m) return error_response(m.error());
+               if (!*m)
+                 return http::problem(404, "/problems/not-found", "Not Found",
+                                      "no mapping for " + key.system + "/" + key.entity + "/" + key.external_id);
+               return Response::json(200, mapping_json(**m).dump());
+             }));
+  router.add("PUT", "/v1/crosswalk/{system}/{entity}/{external_id}",
+             guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
+               auto body = parse_json_body(r);
+               if (!body) return error_response(body.error());
+               if (!body->is_object() || body->size() != 1 || !body->contains("canonical_id") ||
+                   !(*body)["canonical_id"].is_string())
+                 return http::problem(400, "/problems/invalid-body", "Bad Request",
+                                      "expected {\"canonical_id\": \"...\"} and nothing else");
+               crosswalk::Key key{param(r, "system"), param(r, "entity"), param(r, "external_id")};
+               auto changed = api.crosswalk.put(key, (*body)["canonical_id"], p.name);
+               if (!changed) return error_response(changed.error());
+               auto m = api.crosswalk.get(key);
+               if (!m || !*m) return error_response(m ? make_error(Errc::internal, "mapping vanished") : m.error());
+               auto out = mapping_json(**m);
+               out["changed"] = *changed;
+               return Response::json(200, out.dump());
+             }));
+  router.add("POST", "/v1/crosswalk/import", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
+               auto report = api.crosswalk.import_csv(r.body, p.name);
+               if (!report) return error_response(report.error());
+               return Response::json(
+                   200, json{{"rows", report->rows}, {"unchanged", report->unchanged}, {"replayed", report->replayed}}.dump());
+             }));
+}
+
+}  // namespace trueup::api
