@@ -1,0 +1,275 @@
+// The durable core through the real binary, on PostgreSQL and Kafka: intake
+// with API keys and Idempotency-Key, duplicates across two instances, the
+// workflows' effects in the database, the events on Kafka, and the crosswalk.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/test_env.hpp"
+
+namespace trueup::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kOperateKey = "e2e-operate-key-0001";
+constexpr const char* kReadKey = "e2e-read-key-0002";
+
+struct Instance {
+  std::string dir;
+  std::uint16_t port = 0;
+  std::unique_ptr<Process> process;
+};
+
+std::string sha256_of(const std::string& key) {
+  auto r = run_process({trueup_binary(), "api-key", "hash"}, {}, std::chrono::seconds(10), key + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, 64);
+}
+
+void start_instance(Instance& inst, const std::string& name, const std::string& pg, const std::string& kafka) {
+  inst.dir = make_temp_dir("trueup-core-");
+  inst.port = free_port();
+  write_file(inst.dir + "/trueup.yaml",
+             "instance_id: " + name + "\nhttp:\n  port: " + std::to_string(inst.port) +
+                 "\n  access_log: false\n"
+                 "api:\n  keys:\n"
+                 "    - {name: operator, sha256: " + sha256_of(kOperateKey) + ", scope: operate}\n"
+                 "    - {name: dashboard, sha256: " + sha256_of(kReadKey) + ", scope: read}\n"
+                 "workflow:\n  poll_interval: 200ms\n"
+                 "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
+                 "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n");
+  inst.process = std::make_unique<Process>(
+      std::vector<std::string>{trueup_binary(), "serve", "--config", inst.dir + "/trueup.yaml"},
+      std::map<std::string, std::string>{{"E2E_PG", pg}, {"E2E_KAFKA", kafka}}, inst.dir);
+  HttpClient c("127.0.0.1", inst.port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && inst.process->running()) {
+    auto r = c.get("/healthz");
+    if (r && r->status == 200) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
+  }
+  FAIL() << "instance " << name << " did not start:\n" << inst.process->stderr_text();
+}
+
+void stop_instance(Instance& inst) {
+  inst.process->signal(SIGTERM);
+  auto code = inst.process->wait(std::chrono::seconds(60));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << inst.process->stderr_text();
+}
+
+std::string movement(const std::string& id, const std::string& sku, const std::string& delta) {
+  return json{{"movement_id", id},       {"kind", "sale"},
+              {"sku", sku},              {"location", "STORE-01"},
+              {"quantity_delta", delta}, {"occurred_at", "2026-11-26T10:00:00+01:00"},
+              {"source_system", "square"}, {"source_reference", "receipt-" + id}}
+      .dump();
+}
+
+std::string psql(const std::string& pg, const std::string& sql) {
+  auto r = run_process({"psql", pg, "-Atc", sql});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+  return r.out;
+}
+
+// Waits (bounded) until `sql` answers `expected`.
+bool eventually(const std::string& pg, const std::string& sql, const std::string& expected) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (psql(pg, sql) == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // workflows run in the background
+  }
+  return false;
+}
+
+// Every message on `topic` as {key, headers, value} lines (kcat, to the end).
+std::vector<std::string> kafka_lines(const std::string& kafka, const std::string& topic) {
+  auto r = run_process({"kcat", "-b", kafka, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\t%h\t%s\n"},
+                       {}, std::chrono::seconds(120));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string header(const std::string& line, const std::string& name) {
+  auto tab1 = line.find('\t');
+  auto tab2 = line.find('\t', tab1 + 1);
+  std::string headers = line.substr(tab1 + 1, tab2 - tab1 - 1);
+  auto p = headers.find(name + "=");
+  if (p == std::string::npos) return "";
+  auto end = headers.find(',', p);
+  return headers.substr(p + name.size() + 1, end == std::string::npos ? std::string::npos : end - p - name.size() - 1);
+}
+
+TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  Instance a, b;
+  start_instance(a, unique_name("core-a"), pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  start_instance(b, unique_name("core-b"), pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string run = unique_name("mv");
+  const std::map<std::string, std::string> operate{{"Authorization", std::string("Bearer ") + kOperateKey}};
+
+  // Authentication and scopes.
+  HttpClient client("127.0.0.1", a.port);
+  auto anon = client.request("POST", "/v1/inventory/movements", movement(run + "-x", "SKU-X", "-1"));
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->status, 401);
+  EXPECT_EQ(anon->header("content-type"), "application/problem+json");
+  auto reader = client.request("POST", "/v1/inventory/movements", movement(run + "-x", "SKU-X", "-1"),
+                               {{"X-Api-Key", kReadKey}});
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->status, 403);
+  auto invalid = client.request("POST", "/v1/inventory/movements", R"({"movement_id":"x"})", operate);
+  ASSERT_TRUE(invalid);
+  EXPECT_EQ(invalid->status, 400);
+
+  // Idempotency-Key: replay, reuse with another body, new request.
+  std::map<std::string, std::string> keyed = operate;
+  keyed["Idempotency-Key"] = run + "-key";
+  const std::string first_body = "[" + movement(run + "-k1", "SKU-K", "-1") + "]";
+  auto first = client.request("POST", "/v1/inventory/movements", first_body, keyed);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202) << first->body;
+  auto replay = client.request("POST", "/v1/inventory/movements", first_body, keyed);
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 202);
+  EXPECT_EQ(replay->body, first->body);
+  EXPECT_EQ(replay->header("idempotent-replayed"), "true");
+  auto reused = client.request("POST", "/v1/inventory/movements", "[" + movement(run + "-k2", "SKU-K", "-1") + "]", keyed);
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->status, 422) << reused->body;
+
+  // A duplicate storm: N distinct movements, each sent 4 times, concurrently,
+  // half to each instance.
+  constexpr int kMovements = 400, kCopies = 4, kThreads = 8;
+  std::atomic<int> accepted{0}, duplicates{0}, failures{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kThreads; ++t) {
+    senders.emplace_back([&, t] {
+      HttpClient ca("127.0.0.1", a.port), cb("127.0.0.1", b.port);
+      for (int i = 0; i < kMovements * kCopies; ++i) {
+        if (i % kThreads != t) continue;
+        const int m = i % kMovements;
+        HttpClient& c = (i / kMovements) % 2 == 0 ? ca : cb;
+        auto r = c.request("POST", "/v1/inventory/movements",
+                           movement(run + "-" + std::to_string(m), "SKU-" + std::to_string(m % 10), "-1"), operate);
+        if (!r || r->status != 202) {
+          ++failures;
+          continue;
+        }
+        auto j = json::parse(r->body);
+        accepted += j["accepted"].get<int>();
+        duplicates += j["duplicates"].get<int>();
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(accepted.load(), kMovements);
+  EXPECT_EQ(duplicates.load(), kMovements * (kCopies - 1));
+
+  const std::string like = "'" + run + "-%'";
+  const int total = kMovements + 1;  // plus the keyed one
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
+            std::to_string(total));
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND type = 'inventory_movement'"
+                         " AND dedupe_key LIKE " + like,
+                         std::to_string(total)));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), std::to_string(total));
+  // All outbox events published (relay leader on one of the instances).
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
+
+  // On Kafka: exactly one accepted event per movement, distinct ce_ids, keyed by SKU.
+  std::set<std::string> ce_ids;
+  int accepted_events = 0, stock_events = 0;
+  for (const auto& line : kafka_lines(kafka, "retail.inventory.v1")) {
+    auto value = json::parse(line.substr(line.rfind('\t') + 1), nullptr, false);
+    if (!value.is_object()) continue;
+    const std::string type = header(line, "ce_type");
+    if (type == "com.trueup.inventory.movement.accepted.v1" &&
+        value.value("movement_id", "").rfind(run + "-", 0) == 0) {
+      ++accepted_events;
+      ce_ids.insert(header(line, "ce_id"));
+      EXPECT_EQ(line.substr(0, line.find('\t')), value.value("sku", "")) << line;
+    }
+    if (type == "com.trueup.stock.changed.v1" && value.value("last_movement_id", "").rfind(run + "-", 0) == 0)
+      ++stock_events;
+  }
+  EXPECT_EQ(accepted_events, total);
+  EXPECT_EQ(static_cast<int>(ce_ids.size()), total);
+  EXPECT_EQ(stock_events, total);
+
+  // The admin API: which completed, by type.
+  auto listed = client.request("GET", "/v1/workflows?state=completed&type=inventory_movement&limit=5", "",
+                               {{"X-Api-Key", kReadKey}});
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200);
+  EXPECT_EQ(json::parse(listed->body)["items"].size(), 5u);
+  auto bad_state = client.request("GET", "/v1/workflows?state=sleepy", "", {{"X-Api-Key", kReadKey}});
+  ASSERT_TRUE(bad_state);
+  EXPECT_EQ(bad_state->status, 400);
+
+  stop_instance(a);
+  stop_instance(b);
+}
+
+TEST(DurableCoreE2E, CrosswalkOverApiAndCommandLine) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  Instance a;
+  start_instance(a, unique_name("xw"), pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string ext = unique_name("var");
+  const std::map<std::string, std::string> operate{{"Authorization", std::string("Bearer ") + kOperateKey},
+                                                   {"Content-Type", "application/json"}};
+  HttpClient client("127.0.0.1", a.port);
+  auto missing = client.request("GET", "/v1/crosswalk/shopify/sku/" + ext, "", operate);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto put = client.request("PUT", "/v1/crosswalk/shopify/sku/" + ext, R"({"canonical_id":"SKU-RED-M"})", operate);
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 200) << put->body;
+  EXPECT_EQ(json::parse(put->body)["updated_by"], "operator");
+  auto got = client.request("GET", "/v1/crosswalk/shopify/sku/" + ext, "", {{"X-Api-Key", kReadKey}});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::parse(got->body)["canonical_id"], "SKU-RED-M");
+
+  const std::string csv_path = a.dir + "/map.csv";
+  write_file(csv_path, "system,entity,external_id,canonical_id\nsquare,location," + ext + ",STORE-07\n");
+  auto imported = run_process({trueup_binary(), "crosswalk", "import", csv_path, "--url",
+                               "http://127.0.0.1:" + std::to_string(a.port)},
+                              {{"TRUEUP_API_KEY", kOperateKey}});
+  EXPECT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_NE(imported.out.find("1 mappings written"), std::string::npos) << imported.out;
+  EXPECT_EQ(psql(pg, "SELECT canonical_id FROM crosswalk WHERE system = 'square' AND external_id = '" + ext + "'"),
+            "STORE-07");
+  write_file(csv_path, "system,entity,external_id,canonical_id\nsquare,location\n");
+  auto broken = run_process({trueup_binary(), "crosswalk", "import", csv_path, "--url",
+                             "http://127.0.0.1:" + std::to_string(a.port)},
+                            {{"TRUEUP_API_KEY", kOperateKey}});
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.err.find("line 2"), std::string::npos) << broken.err;
+
+  auto spec = client.get("/v1/openapi.json");
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->status, 200);
+  EXPECT_EQ(json::parse(spec->body)["openapi"].get<std::string>().rfind("3.", 0), 0u);
+  stop_instance(a);
+}
+
+}  // namespace
+}  // namespace trueup::testing
