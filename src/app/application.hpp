@@ -46,6 +46,8 @@ class Application {
 
   std::uint16_t port() const { return server_ ? server_->port() : 0; }
   metrics::Registry& registry() { return registry_; }
+  // "GET /healthz", ... every route served (after start()).
+  std::vector<std::string> routes() const { return router_.describe(); }
 
  private:
   struct DependencyState {
