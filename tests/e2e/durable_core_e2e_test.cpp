@@ -7,6 +7,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <iostream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -34,7 +35,7 @@ std::string sha256_of(const std::string& key) {
 }
 
 void start_instance(Instance& inst, const std::string& name, const std::string& pg, const std::string& kafka) {
-  inst.dir = make_temp_dir("trueup-core-");
+  if (inst.dir.empty()) inst.dir = make_temp_dir("trueup-core-");
   inst.port = free_port();
   write_file(inst.dir + "/trueup.yaml",
              "instance_id: " + name + "\nhttp:\n  port: " + std::to_string(inst.port) +
@@ -42,7 +43,7 @@ void start_instance(Instance& inst, const std::string& name, const std::string& 
                  "api:\n  keys:\n"
                  "    - {name: operator, sha256: " + sha256_of(kOperateKey) + ", scope: operate}\n"
                  "    - {name: dashboard, sha256: " + sha256_of(kReadKey) + ", scope: read}\n"
-                 "workflow:\n  poll_interval: 200ms\n"
+                 "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
                  "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
                  "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n");
   inst.process = std::make_unique<Process>(
@@ -222,6 +223,89 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
   auto bad_state = client.request("GET", "/v1/workflows?state=sleepy", "", {{"X-Api-Key", kReadKey}});
   ASSERT_TRUE(bad_state);
   EXPECT_EQ(bad_state->status, 400);
+
+  stop_instance(a);
+  stop_instance(b);
+}
+
+TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  Instance a, b;
+  const std::string name_a = unique_name("crash-a");
+  start_instance(a, name_a, pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  start_instance(b, unique_name("crash-b"), pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string open_before = psql(pg, "SELECT count(*) FROM trueup_exception WHERE state = 'open'");
+  const std::string run = unique_name("crash");
+  const std::map<std::string, std::string> operate{{"Authorization", std::string("Bearer ") + kOperateKey}};
+
+  // Four senders that, like real ones, retry on another instance until they
+  // get 202. Instance A is killed with SIGKILL three times while requests are
+  // in flight, and restarted each time.
+  constexpr int kMovements = 3000, kSenders = 4;
+  std::atomic<int> next{0}, done{0}, retried{0}, lost{0};
+  std::atomic<std::uint16_t> port_a{a.port};
+  const std::uint16_t port_b = b.port;
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&] {
+      std::uint16_t known_a = 0;
+      std::unique_ptr<HttpClient> ca;
+      HttpClient cb("127.0.0.1", port_b);
+      for (int m; (m = next++) < kMovements;) {
+        const std::string body = movement(run + "-" + std::to_string(m), "SKU-C" + std::to_string(m % 7), "-1");
+        bool ok = false;
+        for (int attempt = 0; attempt < 50 && !ok; ++attempt) {
+          if (known_a != port_a.load()) {
+            known_a = port_a.load();
+            ca = std::make_unique<HttpClient>("127.0.0.1", known_a);
+          }
+          auto r = (attempt % 2 == 0 ? *ca : cb).request("POST", "/v1/inventory/movements", body, operate);
+          ok = r && r->status == 202;
+          if (!ok) ++retried;
+        }
+        if (!ok) ++lost;
+        ++done;
+      }
+    });
+  }
+  for (int threshold : {500, 1300, 2100}) {
+    while (done.load() < threshold) std::this_thread::yield();  // waiting for load progress
+    a.process->signal(SIGKILL);
+    ASSERT_TRUE(a.process->wait(std::chrono::seconds(30)).has_value());
+    start_instance(a, name_a, pg, kafka);
+    ASSERT_FALSE(HasFatalFailure());
+    port_a = a.port;
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_EQ(lost.load(), 0);
+
+  const std::string like = "'" + run + "-%'";
+  const std::string total = std::to_string(kMovements);
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
+            total);
+  // Work claimed by a killed instance is taken over when its lease (3 s) ends.
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like,
+                         total));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), total);
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_exception WHERE state = 'open'"), open_before);
+
+  // Kafka is at-least-once: an event may appear twice after a crash, but
+  // always with its one ce_id, so consumers dedupe on it.
+  std::map<std::string, std::set<std::string>> ce_ids_by_movement;
+  for (const auto& line : kafka_lines(kafka, "retail.inventory.v1")) {
+    if (header(line, "ce_type") != "com.trueup.inventory.movement.accepted.v1") continue;
+    auto value = json::parse(line.substr(line.rfind('\t') + 1), nullptr, false);
+    if (!value.is_object() || value.value("movement_id", "").rfind(run + "-", 0) != 0) continue;
+    ce_ids_by_movement[value["movement_id"]].insert(header(line, "ce_id"));
+  }
+  EXPECT_EQ(ce_ids_by_movement.size(), static_cast<std::size_t>(kMovements));
+  for (const auto& [id, ids] : ce_ids_by_movement) EXPECT_EQ(ids.size(), 1u) << id;
+  std::cout << "crash test: " << retried.load() << " requests retried on the other instance\n";
 
   stop_instance(a);
   stop_instance(b);
