@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Durable intake through HTTP: canonical movement JSON -> Idempotency/inbox
+# dedupe -> workflow -> outbox, committed before 202, on PostgreSQL
+# (synchronous_commit on) with the relay publishing to Kafka, all on this
+# machine. Target: >= 10,000 events/s. Prints events/s and latency; asserts
+# nothing about them.
+#
+# Two runs: one movement per request, and BENCH_BATCH (50) movements per
+# request. Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL, TRUEUP_TEST_KAFKA
+# (`make bench` provides them). BENCH_DURATION (10s), BENCH_CONNECTIONS (16).
+set -euo pipefail
+bin="${TRUEUP_BINARY:?set TRUEUP_BINARY}"
+pg="${TRUEUP_TEST_PG_URL:?set TRUEUP_TEST_PG_URL (scripts/pg-up)}"
+kafka="${TRUEUP_TEST_KAFKA:?set TRUEUP_TEST_KAFKA (scripts/kafka-up)}"
+duration="${BENCH_DURATION:-10s}"
+connections="${BENCH_CONNECTIONS:-16}"
+batch="${BENCH_BATCH:-50}"
+work="$(mktemp -d /tmp/trueup-intake.XXXXXX)"
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat > "$work/trueup.yaml" <<YAML
+instance_id: intake-bench
+http:
+  port: $port
+  access_log: false
+api:
+  allow_anonymous: true
+  workers: 8
+  queue_capacity: 10000
+store:
+  postgres:
+    url: \${BENCH_PG}
+    pool_size: 8
+bus:
+  kafka:
+    bootstrap_servers: \${BENCH_KAFKA}
+YAML
+BENCH_PG="$pg" BENCH_KAFKA="$kafka" "$bin" serve --config "$work/trueup.yaml" 2> "$work/trueup.log" > /dev/null &
+pid=$!
+for _ in $(seq 1 200); do
+  curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
+  sleep 0.05
+done
+curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null
+
+cat > "$work/intake.lua" <<'LUA'
+-- Unique movement ids per thread and request; BATCH movements per body.
+local counter = 0
+local prefix = ""
+local batch = tonumber(os.getenv("BENCH_BATCH_ITEMS") or "1")
+function setup(thread) thread:set("prefix", string.format("b%d-%d", os.time(), math.random(1, 1000000000))) end
+function init(args) prefix = wrk.thread:get("prefix") end
+local function movement(n)
+  return string.format('{"movement_id":"%s-%d","kind":"sale","sku":"SKU-%d","location":"STORE-%02d",' ..
+    '"quantity_delta":"-1","occurred_at":"2026-11-26T10:00:00+01:00","source_system":"square",' ..
+    '"source_reference":"r-%d"}', prefix, n, n % 500, n % 5, n)
+end
+request = function()
+  local items = {}
+  for i = 1, batch do
+    counter = counter + 1
+    items[i] = movement(counter)
+  end
+  return wrk.format("POST", "/v1/inventory/movements", {["Content-Type"] = "application/json"},
+    "[" .. table.concat(items, ",") .. "]")
+end
+response = function(status, headers, body)
+  if status ~= 202 then wrk.thread:set("bad", (wrk.thread:get("bad") or 0) + 1) end
+end
+LUA
+
+run() {
+  local items="$1" rps p50 p99
+  BENCH_BATCH_ITEMS="$items" wrk -t2 -c"$connections" -d"$duration" --latency -s "$work/intake.lua" \
+    "http://127.0.0.1:$port" > "$work/wrk.txt"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")"
+  p50="$(awk '$1=="50%" {print $2}' "$work/wrk.txt")"
+  p99="$(awk '$1=="99%" {print $2}' "$work/wrk.txt")"
+  printf 'intake  items/request=%-3s connections=%s %s  requests/s=%s  events/s=%s  p50=%s p99=%s  (target >= 10000 events/s)\n' \
+    "$items" "$connections" "$duration" "$rps" "$(awk -v a="$rps" -v b="$items" 'BEGIN{printf "%d", a*b}')" "$p50" "$p99"
+  grep -E 'Non-2xx|Socket errors' "$work/wrk.txt" || true
+}
+run 1
+run "$batch"
+pending="$(psql "$pg" -Atc "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL" 2>/dev/null || echo '?')"
+echo "outbox events not yet published when the load ended: $pending"
