@@ -224,6 +224,16 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
   ASSERT_TRUE(bad_state);
   EXPECT_EQ(bad_state->status, 400);
 
+  // The core's metrics are exposed and valid.
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* name : {"trueup_inbox_duplicates_total{source=\"api.movements\"}", "trueup_outbox_lag_seconds ",
+                           "trueup_outbox_pending ", "trueup_relay_leader ", "trueup_workflow_steps_total{"}) {
+    EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
+  }
+  auto promtool = run_process({"promtool", "check", "metrics"}, {}, std::chrono::seconds(30), metrics->body);
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+
   stop_instance(a);
   stop_instance(b);
 }
