@@ -114,23 +114,6 @@ std::optional<std::string> get(const std::map<std::string, std::string>& q, cons
   return it->second;
 }
 
-// The outbox row for a model event record (its ce_* headers become columns).
-messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
-  messaging::OutboxEvent e;
-  e.topic = record.topic;
-  e.key = record.key;
-  e.data = record.value;
-  for (const auto& [name, value] : record.headers) {
-    if (name == "ce_id") e.id = value;
-    else if (name == "ce_type") e.type = value;
-    else if (name == "ce_source") e.source = value;
-    else if (name == "ce_subject") e.subject = value;
-    else if (name == "ce_time") e.time = value;
-    else if (name == "traceparent") e.traceparent = value;
-  }
-  return e;
-}
-
 model::EventContext event_context(const SystemApi& api, const Request& r) {
   model::EventContext ctx;
   ctx.id = messaging::make_uuid_v4();
@@ -234,7 +217,7 @@ Response intake(const SystemApi& api, const IntakeKind<T>& kind, const Request& 
         auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
         if (!started) return std::move(started).error();
         if (recorded->inserted) {
-          auto appended = api.outbox.append(tx, to_outbox(kind.accepted_event(item, event_context(api, r))));
+          auto appended = api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
           if (!appended) return std::move(appended).error();
           ++accepted;
         } else {

@@ -8,23 +8,6 @@
 namespace trueup::inventory {
 namespace {
 
-// The outbox row for a model event record (its ce_* headers become columns).
-messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
-  messaging::OutboxEvent e;
-  e.topic = record.topic;
-  e.key = record.key;
-  e.data = record.value;
-  for (const auto& [name, value] : record.headers) {
-    if (name == "ce_id") e.id = value;
-    else if (name == "ce_type") e.type = value;
-    else if (name == "ce_source") e.source = value;
-    else if (name == "ce_subject") e.subject = value;
-    else if (name == "ce_time") e.time = value;
-    else if (name == "traceparent") e.traceparent = value;
-  }
-  return e;
-}
-
 // Adds `delta` (or sets `counted`) to a position; returns the new on-hand.
 Result<std::int64_t> apply(store::Transaction& tx, const std::string& sku, const std::string& location,
                            std::int64_t quantity_e5, bool set, const std::string& movement_id) {
@@ -41,6 +24,22 @@ Result<std::int64_t> apply(store::Transaction& tx, const std::string& sku, const
 }
 
 }  // namespace
+
+messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
+  messaging::OutboxEvent e;
+  e.topic = record.topic;
+  e.key = record.key;
+  e.data = record.value;
+  for (const auto& [name, value] : record.headers) {
+    if (name == "ce_id") e.id = value;
+    else if (name == "ce_type") e.type = value;
+    else if (name == "ce_source") e.source = value;
+    else if (name == "ce_subject") e.subject = value;
+    else if (name == "ce_time") e.time = value;
+    else if (name == "traceparent") e.traceparent = value;
+  }
+  return e;
+}
 
 workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source) {
   workflow::Step ledger;

@@ -16,17 +16,6 @@
 namespace trueup::store {
 namespace {
 
-std::string one_line(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
-    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out += c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 class PgSingletonImpl final : public PgSingleton {
  public:
   PgSingletonImpl(PgSingletonSettings settings, detail::Conninfo info)
@@ -94,7 +83,7 @@ class PgSingletonImpl final : public PgSingleton {
       connection_.reset();
       set_held(false);
       std::lock_guard lock(mu_);
-      last_error_ = "PostgreSQL at " + info_.redacted + ": " + detail::scrub(one_line(e.what()), info_);
+      last_error_ = "PostgreSQL at " + info_.redacted + ": " + detail::scrub(detail::one_line(e.what()), info_);
     }
   }
 

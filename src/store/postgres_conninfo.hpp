@@ -20,4 +20,7 @@ Result<Conninfo> make_conninfo(const PostgresSettings& settings);
 // `text` with every occurrence of the password replaced by "***".
 std::string scrub(std::string text, const Conninfo& info);
 
+// libpq's messages span lines ("...\n\tIs the server running..."): one line for logs.
+std::string one_line(std::string_view s);
+
 }  // namespace trueup::store::detail

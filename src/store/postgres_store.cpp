@@ -28,22 +28,10 @@ Errc errc_of_sqlstate(const std::string& state) {
   return Errc::invalid_argument;
 }
 
-// libpq's messages span lines ("...\n\tIs the server running..."): one line for logs.
-std::string one_line(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
-    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out += c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 // Maps the pqxx::failure being handled (call from a catch block only). Sets
 // `broken` when the connection can no longer be trusted.
 Error current_failure(const Conninfo& info, std::string_view sql, bool& broken) {
-  auto text = [&](const std::exception& e) { return detail::scrub(one_line(e.what()), info); };
+  auto text = [&](const std::exception& e) { return detail::scrub(detail::one_line(e.what()), info); };
   const std::string where = sql.empty() ? std::string() : quote_sql(sql);
   try {
     throw;
@@ -171,7 +159,7 @@ Result<std::unique_ptr<pqxx::connection>> connect(const Conninfo& info) {
     return std::make_unique<pqxx::connection>(info.conninfo);
   } catch (const std::exception& e) {
     return make_error(Errc::unavailable, "cannot connect to PostgreSQL at " + info.redacted + ": " +
-                                             detail::scrub(one_line(e.what()), info));
+                                             detail::scrub(detail::one_line(e.what()), info));
   }
 }
 
@@ -272,10 +260,10 @@ Result<std::unique_ptr<Store>> open_postgres(const PostgresSettings& settings) {
     } catch (const pqxx::sql_error& e) {
       return make_error(errc_of_sqlstate(e.sqlstate()), "cannot create schema " + settings.schema + " at " +
                                                             info->redacted + ": " +
-                                                            detail::scrub(one_line(e.what()), *info));
+                                                            detail::scrub(detail::one_line(e.what()), *info));
     } catch (const std::exception& e) {
       return make_error(Errc::unavailable, "cannot create schema " + settings.schema + " at " + info->redacted +
-                                               ": " + detail::scrub(one_line(e.what()), *info));
+                                               ": " + detail::scrub(detail::one_line(e.what()), *info));
     }
   }
   return std::unique_ptr<Store>(std::make_unique<PostgresStore>(std::move(*info), std::move(*first), settings));

@@ -1228,20 +1228,8 @@ Result<WorkflowPage> Engine::list(const WorkflowFilter& filter) {
   add("id <", filter.cursor);
   params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
   sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  WorkflowPage page;
-  auto s = impl.store.transact([&](store::Transaction& tx) -> Status {
-    auto rows = tx.exec(sql, params);
-    if (!rows) return std::move(rows).error();
-    page.items.clear();
-    for (const auto& r : rows->rows) page.items.push_back(impl.summary_from_row(r));
-    return Ok{};
-  });
-  if (!s) return std::move(s).error();
-  if (page.items.size() > filter.limit) {
-    page.items.resize(filter.limit);
-    page.next_cursor = page.items.back().id;
-  }
-  return page;
+  return detail::query_page<WorkflowPage>(impl.store, sql, params, filter.limit,
+                                         [&impl](const store::Row& r) { return impl.summary_from_row(r); });
 }
 
 Result<WorkflowDetail> Engine::get(const std::string& id) {

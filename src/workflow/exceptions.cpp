@@ -131,20 +131,8 @@ Result<ExceptionPage> ExceptionQueue::list(const ExceptionFilter& filter) {
   add("id <", filter.cursor);
   params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
   sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  ExceptionPage page;
-  auto s = store_.transact([&](store::Transaction& tx) -> Status {
-    auto rows = tx.exec(sql, params);
-    if (!rows) return std::move(rows).error();
-    page.items.clear();
-    for (const auto& r : rows->rows) page.items.push_back(from_row(r));
-    return Ok{};
-  });
-  if (!s) return std::move(s).error();
-  if (page.items.size() > filter.limit) {
-    page.items.resize(filter.limit);
-    page.next_cursor = page.items.back().id;
-  }
-  return page;
+  return detail::query_page<ExceptionPage>(store_, sql, params, filter.limit,
+                                          [](const store::Row& r) { return from_row(r); });
 }
 
 Result<ExceptionRecord> ExceptionQueue::get(const std::string& id) {

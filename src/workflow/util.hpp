@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,5 +28,26 @@ nlohmann::json parse_json(const std::optional<std::string>& text);
 nlohmann::json time_json(std::optional<TimePoint> t);
 
 inline bool is_postgres(const store::Store& s) { return s.engine() == "postgres"; }
+
+// Runs a list query that asked for limit + 1 rows and fills a page: items
+// (at most `limit`) and next_cursor = the last item's id when more followed.
+template <class Page, class FromRow>
+Result<Page> query_page(store::Store& store, const std::string& sql, const std::vector<store::Param>& params,
+                        std::size_t limit, FromRow from_row) {
+  Page page;
+  auto s = store.transact([&](store::Transaction& tx) -> Status {
+    auto rows = tx.exec(sql, params);
+    if (!rows) return std::move(rows).error();
+    page.items.clear();
+    for (const auto& r : rows->rows) page.items.push_back(from_row(r));
+    return Ok{};
+  });
+  if (!s) return std::move(s).error();
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_cursor = page.items.back().id;
+  }
+  return page;
+}
 
 }  // namespace trueup::workflow::detail

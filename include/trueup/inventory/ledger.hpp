@@ -15,6 +15,7 @@
 #include <string>
 
 #include "trueup/messaging/outbox.hpp"
+#include "trueup/model/events.hpp"
 #include "trueup/workflow/definition.hpp"
 
 namespace trueup::inventory {
@@ -26,5 +27,8 @@ inline constexpr const char* kOrderWorkflow = "channel_order";
 // `outbox` must outlive the returned types.
 workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source);
 workflow::WorkflowType order_workflow();
+
+// The outbox row for a model event record (its ce_* headers become columns).
+messaging::OutboxEvent to_outbox(const model::EventRecord& record);
 
 }  // namespace trueup::inventory
