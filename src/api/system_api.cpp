@@ -40,9 +40,12 @@ Response error_response(const Error& e) {
     case Errc::unavailable:
     case Errc::timeout:
     case Errc::overloaded: {
-      // Nothing was accepted: the sender retries.
+      // Nothing was accepted: the sender retries. The cause (which may name
+      // internal hosts) goes to the log, not to the caller.
+      log::warn("request not accepted: a dependency is unavailable", {{"error", e.describe()}});
       auto r = http::problem(503, "/problems/unavailable", "Service Unavailable",
-                             "not accepted, retry later: " + e.describe());
+                             std::string("not accepted, retry later: ") +
+                                 (e.code == Errc::overloaded ? "the store's queue is full" : "the store is unavailable"));
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <iostream>
@@ -319,6 +320,84 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
 
   stop_instance(a);
   stop_instance(b);
+}
+
+TEST(DurableCoreE2E, DatabaseDownMeans503AndNothingAcknowledgedIsLost) {
+  // A PostgreSQL cluster of this test's own, stopped and started under load.
+  const std::string pg_dir = make_temp_dir("trueup-core-pg-");
+  const std::string scripts = source_dir() + "/scripts/";
+  auto up = run_process({scripts + "pg-up", pg_dir}, {}, std::chrono::seconds(120));
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const std::string pg = up.out.substr(0, up.out.find('\n'));
+  struct ClusterGuard {
+    std::string scripts, dir;
+    ~ClusterGuard() { run_process({scripts + "pg-down", dir}); }
+  } guard{scripts, pg_dir};
+
+  Instance a;
+  a.dir = make_temp_dir("trueup-core-");
+  a.port = free_port();
+  write_file(a.dir + "/trueup.yaml", "instance_id: pgdown\nhttp:\n  port: " + std::to_string(a.port) +
+                                         "\n  access_log: false\napi:\n  allow_anonymous: true\n"
+                                         "health:\n  check_interval: 200ms\n"
+                                         "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
+                                         "store:\n  postgres:\n    url: ${E2E_PG}\n    connect_timeout: 1s\n");
+  a.process = std::make_unique<Process>(
+      std::vector<std::string>{trueup_binary(), "serve", "--config", a.dir + "/trueup.yaml"},
+      std::map<std::string, std::string>{{"E2E_PG", pg}}, a.dir);
+  {
+    HttpClient c("127.0.0.1", a.port);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline && a.process->running()) {
+      auto r = c.get("/healthz");
+      if (r && r->status == 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
+    }
+  }
+
+  // Send movements one after another; remember which were acknowledged.
+  const std::string run = unique_name("pgdown");
+  std::vector<std::string> acknowledged;
+  int unavailable = 0, other = 0, m = 0;
+  HttpClient client("127.0.0.1", a.port);
+  auto send_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      const std::string id = run + "-" + std::to_string(m++);
+      auto r = client.request("POST", "/v1/inventory/movements", movement(id, "SKU-P", "-1"));
+      if (r && r->status == 202) {
+        acknowledged.push_back(id);
+      } else if (r && r->status == 503) {
+        ++unavailable;
+        EXPECT_EQ(r->header("content-type"), "application/problem+json");
+        EXPECT_FALSE(r->header("retry-after").empty());
+      } else {
+        ++other;
+      }
+    }
+  };
+  send_until([&] { return acknowledged.size() >= 200; });
+  auto stop = run_process({scripts + "pg-ctl", pg_dir, "stop"}, {}, std::chrono::seconds(90));
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  send_until([&] { return unavailable >= 20; });
+  EXPECT_GE(unavailable, 20);
+  auto start = run_process({scripts + "pg-ctl", pg_dir, "start"}, {}, std::chrono::seconds(90));
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  const std::size_t before_restart = acknowledged.size();
+  send_until([&] { return acknowledged.size() >= before_restart + 200; });
+  EXPECT_EQ(other, 0) << "answers that were neither 202 nor 503";
+  ASSERT_GE(acknowledged.size(), before_restart + 200) << "intake did not recover after the database came back";
+
+  // Every acknowledged movement is in the store and its workflow completes.
+  const std::string like = "'" + run + "-%'";
+  const std::string n = std::to_string(acknowledged.size());
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_inbox WHERE dedupe_key LIKE " + like, n));
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like,
+                         n));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), n);
+  EXPECT_EQ(psql(pg, "SELECT (-sum(quantity_e5) / 100000)::bigint FROM inventory_ledger WHERE movement_id LIKE " + like), n);
+  stop_instance(a);
 }
 
 TEST(DurableCoreE2E, CrosswalkOverApiAndCommandLine) {
