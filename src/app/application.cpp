@@ -102,6 +102,48 @@ Status Application::start_core() {
   idempotency_ = std::make_unique<messaging::IdempotencyKeys>(*store_, settings_.idempotency);
   crosswalk_ = std::make_unique<crosswalk::Crosswalk>(*store_, settings_.crosswalk, registry_);
   const std::string source = "/trueup/instances/" + settings_.instance_id;
+  // Exceptions opened and closed are events too (trueup.exceptions.v1),
+  // committed with the change itself.
+  exceptions_->set_listener([this, source](store::Transaction& tx, const workflow::ExceptionChange& c) -> Status {
+    model::EventContext ctx;
+    ctx.id = messaging::make_uuid_v4();
+    ctx.source = source;
+    ctx.time = model::Timestamp::from_utc(
+        std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
+    const auto opened_at = model::Timestamp::from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(c.opened_at));
+    model::EventRecord record;
+    if (c.opened) {
+      model::ExceptionOpened e;
+      e.exception_id = c.id;
+      e.kind = c.kind;
+      e.severity = c.severity == "info"      ? model::ExceptionSeverity::info
+                   : c.severity == "warning" ? model::ExceptionSeverity::warning
+                   : c.severity == "critical" ? model::ExceptionSeverity::critical
+                                              : model::ExceptionSeverity::error;
+      e.subject_type = c.refers_to.type;
+      e.subject_id = c.refers_to.id;
+      e.reason = c.reason;
+      e.opened_at = opened_at;
+      if (c.refers_to.type == "workflow") e.workflow_id = c.refers_to.id;
+      record = model::exception_opened(e, ctx);
+    } else {
+      model::ExceptionResolved e;
+      e.exception_id = c.id;
+      e.kind = c.kind;
+      e.resolution = c.resolution == "retry"    ? model::ExceptionResolution::retried
+                     : c.resolution == "ignore" ? model::ExceptionResolution::ignored
+                                                : model::ExceptionResolution::resolved;
+      e.resolved_by = c.resolved_by;
+      e.reason = c.reason;
+      e.opened_at = opened_at;
+      e.resolved_at = model::Timestamp::from_utc(
+          std::chrono::time_point_cast<std::chrono::nanoseconds>(c.resolved_at.value_or(c.opened_at)));
+      record = model::exception_resolved(e, ctx);
+    }
+    auto appended = outbox_->append(tx, inventory::to_outbox(record));
+    if (!appended) return std::move(appended).error();
+    return Ok{};
+  });
   engine_->define(inventory::movement_workflow(*outbox_, source));
   engine_->define(inventory::order_workflow());
 

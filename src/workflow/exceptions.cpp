@@ -100,7 +100,20 @@ Result<Opened> ExceptionQueue::open(store::Transaction& tx, const ExceptionSpec&
     std::lock_guard lock(mutex_);
     kinds_seen_.insert(spec.kind);
   }
-  if (!inserted->rows.empty()) return Opened{detail::text_or(inserted->rows[0][0]), true};
+  if (!inserted->rows.empty()) {
+    Opened opened{detail::text_or(inserted->rows[0][0]), true};
+    if (listener_) {
+      ExceptionChange change;
+      change.id = opened.id;
+      change.kind = spec.kind;
+      change.severity = spec.severity;
+      change.refers_to = spec.refers_to;
+      change.reason = spec.reason;
+      change.opened_at = from_epoch_ms(now);
+      if (auto st = listener_(tx, change); !st) return std::move(st).error();
+    }
+    return opened;
+  }
   auto updated = tx.exec(
       "UPDATE trueup_exception SET reason = $4, severity = $5, details = $6, occurrences = occurrences + 1, "
       "updated_at = $7 WHERE kind = $1 AND ref_type = $2 AND ref_id = $3 AND state = 'open' RETURNING id",
@@ -177,6 +190,10 @@ Result<ExceptionRecord> ExceptionQueue::close(const std::string& id, const std::
         "resolved_at = $6, updated_at = $6 WHERE id = $1",
         {id, state, resolution, by, reason, epoch_ms(now)});
     if (!u) return std::move(u).error();
+    if (listener_) {
+      ExceptionChange change{false, id, e->kind, e->severity, e->refers_to, reason, e->opened_at, now, by, resolution};
+      if (auto st = listener_(tx, change); !st) return st;
+    }
     e->state = state;
     e->resolution = resolution;
     e->resolved_by = by;
@@ -213,12 +230,18 @@ Status ExceptionQueue::resolve_open(store::Transaction& tx, const std::string& k
   auto u = tx.exec(
       "UPDATE trueup_exception SET state = 'resolved', resolution = 'resolve', resolved_by = $4, "
       "resolution_reason = $5, resolved_at = $6, updated_at = $6 "
-      "WHERE kind = $1 AND ref_type = $2 AND ref_id = $3 AND state = 'open' RETURNING opened_at",
+      "WHERE kind = $1 AND ref_type = $2 AND ref_id = $3 AND state = 'open' RETURNING opened_at, id, severity",
       {kind, ref.type, ref.id, by, reason, epoch_ms(now)});
   if (!u) return std::move(u).error();
-  for (const auto& r : u->rows)
-    resolution_seconds_.observe(
-        std::chrono::duration<double>(now - from_epoch_ms(detail::to_int(r[0]))).count());
+  for (const auto& r : u->rows) {
+    const auto opened_at = from_epoch_ms(detail::to_int(r[0]));
+    resolution_seconds_.observe(std::chrono::duration<double>(now - opened_at).count());
+    if (listener_) {
+      ExceptionChange change{false, detail::text_or(r[1]), kind, detail::text_or(r[2]), ref, reason, opened_at, now,
+                             by, "resolve"};
+      if (auto st = listener_(tx, change); !st) return st;
+    }
+  }
   return Ok{};
 }
 

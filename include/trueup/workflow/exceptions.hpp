@@ -97,6 +97,24 @@ struct Opened {
 // rolls everything back (the exception stays open).
 using RetryHandler = std::function<Status(store::Transaction&, const ExceptionRecord&)>;
 
+// A change of an exception's life, seen inside the transaction that makes it:
+// a new open exception (not a repeat of an open one), or its closing.
+struct ExceptionChange {
+  bool opened = true;            // false: closed
+  std::string id;
+  std::string kind;
+  std::string severity;          // set when opened
+  Reference refers_to;           // set when opened
+  std::string reason;            // opened: the reason; closed: the resolution reason
+  TimePoint opened_at;
+  std::optional<TimePoint> resolved_at;
+  std::string resolved_by;       // closed only
+  std::string resolution;        // closed only: retry | resolve | ignore
+};
+// Called in the same transaction (e.g. to append an event to the outbox); an
+// error rolls the change back.
+using ExceptionListener = std::function<Status(store::Transaction&, const ExceptionChange&)>;
+
 class ExceptionQueue {
  public:
   // Registers the metrics. `store`, `registry` and `clock` must outlive it.
@@ -127,6 +145,8 @@ class ExceptionQueue {
 
   // Registers the handler for references of `ref_type` (replacing any).
   void set_retry_handler(const std::string& ref_type, RetryHandler handler);
+  // Set before use (not synchronised with running calls).
+  void set_listener(ExceptionListener listener) { listener_ = std::move(listener); }
   void clear_retry_handler(const std::string& ref_type);
 
   // Reads open counts by kind from the database into trueup_exceptions_open.
@@ -143,6 +163,7 @@ class ExceptionQueue {
   metrics::Histogram& resolution_seconds_;
   std::mutex mutex_;
   std::map<std::string, RetryHandler> handlers_;
+  ExceptionListener listener_;
   std::set<std::string> kinds_seen_;
 };
 
