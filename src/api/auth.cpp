@@ -7,9 +7,12 @@ namespace trueup::api {
 
 std::string_view scope_name(Scope s) {
   switch (s) {
-    case Scope::read: return "read";
-    case Scope::operate: return "operate";
-    case Scope::admin: return "admin";
+    case Scope::read:
+      return "read";
+    case Scope::operate:
+      return "operate";
+    case Scope::admin:
+      return "admin";
   }
   return "?";
 }

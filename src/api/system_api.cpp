@@ -43,9 +43,10 @@ Response error_response(const Error& e) {
       // Nothing was accepted: the sender retries. The cause (which may name
       // internal hosts) goes to the log, not to the caller.
       log::warn("request not accepted: a dependency is unavailable", {{"error", e.describe()}});
-      auto r = http::problem(503, "/problems/unavailable", "Service Unavailable",
-                             std::string("not accepted, retry later: ") +
-                                 (e.code == Errc::overloaded ? "the store's queue is full" : "the store is unavailable"));
+      auto r =
+          http::problem(503, "/problems/unavailable", "Service Unavailable",
+                        std::string("not accepted, retry later: ") +
+                            (e.code == Errc::overloaded ? "the store's queue is full" : "the store is unavailable"));
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
@@ -130,7 +131,7 @@ model::EventContext event_context(const SystemApi& api, const Request& r) {
 // What the intake of one entity kind needs to know.
 template <class T>
 struct IntakeKind {
-  const char* inbox_source;    // "api.movements"
+  const char* inbox_source;  // "api.movements"
   const char* workflow_type;
   std::function<std::string(const T&)> id;
   std::function<std::string(const T&)> correlation;
@@ -140,16 +141,17 @@ struct IntakeKind {
 // The Idempotency-Key dance around `process` (IETF draft
 // "The Idempotency-Key HTTP Header Field"): a replay returns the first
 // response; 409 while the first is in flight; 422 for the key with another body.
-Response with_idempotency(const SystemApi& api, const Request& r, const Principal& who,
-                          const std::function<Response(store::Transaction*, const messaging::IdempotencyClaim*,
-                                                       Status&)>& process) {
+Response with_idempotency(
+    const SystemApi& api, const Request& r, const Principal& who,
+    const std::function<Response(store::Transaction*, const messaging::IdempotencyClaim*, Status&)>& process) {
   const std::string* key = r.header("idempotency-key");
   if (key == nullptr) {
     Status st = Ok{};
     return process(nullptr, nullptr, st);
   }
   if (key->empty() || key->size() > 255)
-    return http::problem(400, "/problems/invalid-request", "Bad Request", "Idempotency-Key must be 1 to 255 characters");
+    return http::problem(400, "/problems/invalid-request", "Bad Request",
+                         "Idempotency-Key must be 1 to 255 characters");
   const std::string scope = who.name + " " + r.method + " " + r.path;
   auto begun = api.idempotency.begin(*key, scope, messaging::request_fingerprint(r.method, r.path, r.body));
   if (!begun) return error_response(begun.error());
@@ -168,8 +170,10 @@ Response with_idempotency(const SystemApi& api, const Request& r, const Principa
     replay.status = done->response.status;
     replay.body = done->response.body;
     for (const auto& [k, v] : done->response.headers) {
-      if (k == "Content-Type") replay.content_type = v;
-      else replay.headers.emplace_back(k, v);
+      if (k == "Content-Type")
+        replay.content_type = v;
+      else
+        replay.headers.emplace_back(k, v);
     }
     replay.headers.emplace_back("Idempotent-Replayed", "true");
     return replay;
@@ -189,61 +193,62 @@ Response intake(const SystemApi& api, const IntakeKind<T>& kind, const Request& 
   // The key is checked before the body, so a reused key with another body
   // is 422 whatever that body holds; a body that fails validation releases
   // the key again.
-  return with_idempotency(api, r, who, [&](store::Transaction*, const messaging::IdempotencyClaim* claim,
-                                           Status& failed) -> Response {
-    auto body = parse_json_body(r);
-    if (!body) {
-      failed = body.error();
-      return error_response(body.error());
-    }
-    auto items = model::batch_from_json<T>(*body, api.max_batch);
-    if (!items) {
-      failed = items.error();
-      return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
-    }
-    if (items->empty()) {
-      failed = make_error(Errc::invalid_argument, "empty batch");
-      return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
-    }
-    json result_items = json::array();
-    std::size_t accepted = 0, duplicates = 0;
-    Response response;
-    auto st = api.store.transact([&](store::Transaction& tx) -> Status {
-      result_items = json::array();
-      accepted = duplicates = 0;
-      for (const auto& item : *items) {
-        const std::string id = kind.id(item);
-        const json document = model::to_json(item);
-        auto recorded = api.inbox.record(
-            tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
-        if (!recorded) return std::move(recorded).error();
-        auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
-        if (!started) return std::move(started).error();
-        if (recorded->inserted) {
-          auto appended = api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
-          if (!appended) return std::move(appended).error();
-          ++accepted;
-        } else {
-          ++duplicates;
+  return with_idempotency(
+      api, r, who, [&](store::Transaction*, const messaging::IdempotencyClaim* claim, Status& failed) -> Response {
+        auto body = parse_json_body(r);
+        if (!body) {
+          failed = body.error();
+          return error_response(body.error());
         }
-        result_items.push_back(
-            {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
-      }
-      json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
-      response = Response::json(202, out.dump());
-      if (claim != nullptr) {
-        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
-        if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
-      }
-      return Ok{};
-    });
-    if (!st) {
-      failed = st;
-      return error_response(st.error());
-    }
-    if (api.after_commit) api.after_commit();
-    return response;
-  });
+        auto items = model::batch_from_json<T>(*body, api.max_batch);
+        if (!items) {
+          failed = items.error();
+          return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
+        }
+        if (items->empty()) {
+          failed = make_error(Errc::invalid_argument, "empty batch");
+          return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
+        }
+        json result_items = json::array();
+        std::size_t accepted = 0, duplicates = 0;
+        Response response;
+        auto st = api.store.transact([&](store::Transaction& tx) -> Status {
+          result_items = json::array();
+          accepted = duplicates = 0;
+          for (const auto& item : *items) {
+            const std::string id = kind.id(item);
+            const json document = model::to_json(item);
+            auto recorded = api.inbox.record(
+                tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
+            if (!recorded) return std::move(recorded).error();
+            auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
+            if (!started) return std::move(started).error();
+            if (recorded->inserted) {
+              auto appended =
+                  api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
+              if (!appended) return std::move(appended).error();
+              ++accepted;
+            } else {
+              ++duplicates;
+            }
+            result_items.push_back(
+                {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
+          }
+          json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
+          response = Response::json(202, out.dump());
+          if (claim != nullptr) {
+            messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
+            if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
+          }
+          return Ok{};
+        });
+        if (!st) {
+          failed = st;
+          return error_response(st.error());
+        }
+        if (api.after_commit) api.after_commit();
+        return response;
+      });
 }
 
 Response workflow_action(const SystemApi& api, const Request& r, const std::string& action) {
@@ -275,15 +280,14 @@ Response exception_action(const SystemApi& api, const Request& r, const Principa
 }
 
 json mapping_json(const crosswalk::Mapping& m) {
-  return {{"system", m.key.system},           {"entity", m.key.entity},         {"external_id", m.key.external_id},
-          {"canonical_id", m.canonical_id}, {"updated_at", m.updated_at},     {"updated_by", m.updated_by}};
+  return {{"system", m.key.system},         {"entity", m.key.entity},     {"external_id", m.key.external_id},
+          {"canonical_id", m.canonical_id}, {"updated_at", m.updated_at}, {"updated_by", m.updated_by}};
 }
 
 }  // namespace
 
 void add_system_api(http::Router& router, const SystemApi& api) {
-  router.add_sync("GET", "/v1/openapi.json",
-                  [](const Request&) { return Response::json(200, openapi_json()); });
+  router.add_sync("GET", "/v1/openapi.json", [](const Request&) { return Response::json(200, openapi_json()); });
 
   static const IntakeKind<model::InventoryMovement> movements{
       "api.movements", inventory::kMovementWorkflow, [](const auto& m) { return m.movement_id; },
@@ -291,9 +295,9 @@ void add_system_api(http::Router& router, const SystemApi& api) {
   static const IntakeKind<model::Order> orders{"api.orders", inventory::kOrderWorkflow,
                                                [](const auto& o) { return o.id; }, [](const auto& o) { return o.id; },
                                                &model::order_accepted};
-  router.add("POST", "/v1/inventory/movements", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
-               return intake(api, movements, r, p);
-             }));
+  router.add("POST", "/v1/inventory/movements",
+             guarded(api, Scope::operate,
+                     [&api](const Request& r, const Principal& p) { return intake(api, movements, r, p); }));
   router.add("POST", "/v1/orders", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
                return intake(api, orders, r, p);
              }));
@@ -397,12 +401,13 @@ void add_system_api(http::Router& router, const SystemApi& api) {
                out["changed"] = *changed;
                return Response::json(200, out.dump());
              }));
-  router.add("POST", "/v1/crosswalk/import", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
-               auto report = api.crosswalk.import_csv(r.body, p.name);
-               if (!report) return error_response(report.error());
-               return Response::json(
-                   200, json{{"rows", report->rows}, {"unchanged", report->unchanged}, {"replayed", report->replayed}}.dump());
-             }));
+  router.add(
+      "POST", "/v1/crosswalk/import", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
+        auto report = api.crosswalk.import_csv(r.body, p.name);
+        if (!report) return error_response(report.error());
+        return Response::json(
+            200, json{{"rows", report->rows}, {"unchanged", report->unchanged}, {"replayed", report->replayed}}.dump());
+      }));
 }
 
 }  // namespace trueup::api

@@ -1,13 +1,13 @@
 #include "application.hpp"
 
+#include <unistd.h>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unistd.h>
 
 #include "trueup/core/time.hpp"
-#include "trueup/inventory/ledger.hpp"
 #include "trueup/core/version.hpp"
+#include "trueup/inventory/ledger.hpp"
 #include "trueup/log/log.hpp"
 
 namespace trueup::app {
@@ -70,7 +70,8 @@ Status Application::start() {
     bus_ = bus::open_embedded(settings_.embedded);
   }
   if (auto st = bus_->ensure_topics(settings_.topics, settings_.create_topics); !st) return std::move(st).error();
-  log::info("bus opened", {{"engine", std::string(bus_->engine())}, {"topics", std::to_string(settings_.topics.size())}});
+  log::info("bus opened",
+            {{"engine", std::string(bus_->engine())}, {"topics", std::to_string(settings_.topics.size())}});
 
   if (auto st = start_core(); !st) return st;
 
@@ -110,14 +111,15 @@ Status Application::start_core() {
     ctx.source = source;
     ctx.time = model::Timestamp::from_utc(
         std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
-    const auto opened_at = model::Timestamp::from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(c.opened_at));
+    const auto opened_at =
+        model::Timestamp::from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(c.opened_at));
     model::EventRecord record;
     if (c.opened) {
       model::ExceptionOpened e;
       e.exception_id = c.id;
       e.kind = c.kind;
-      e.severity = c.severity == "info"      ? model::ExceptionSeverity::info
-                   : c.severity == "warning" ? model::ExceptionSeverity::warning
+      e.severity = c.severity == "info"       ? model::ExceptionSeverity::info
+                   : c.severity == "warning"  ? model::ExceptionSeverity::warning
                    : c.severity == "critical" ? model::ExceptionSeverity::critical
                                               : model::ExceptionSeverity::error;
       e.subject_type = c.refers_to.type;
@@ -178,12 +180,12 @@ Status Application::start_core() {
   if (settings_.api_keys.empty() && !settings_.allow_anonymous)
     log::warn("no api.keys configured: every /v1 request will get 401");
   handler_pool_ = std::make_unique<api::HandlerPool>(settings_.api_workers, settings_.api_queue_capacity);
-  system_api_ = std::make_unique<api::SystemApi>(api::SystemApi{
-      *auth_, *handler_pool_, *store_, *inbox_, *outbox_, *idempotency_, *engine_, *exceptions_, *crosswalk_, source,
-      settings_.max_batch, [this] {
-        relay_->notify();
-        engine_->wake();
-      }});
+  system_api_ = std::make_unique<api::SystemApi>(api::SystemApi{*auth_, *handler_pool_, *store_, *inbox_, *outbox_,
+                                                                *idempotency_, *engine_, *exceptions_, *crosswalk_,
+                                                                source, settings_.max_batch, [this] {
+                                                                  relay_->notify();
+                                                                  engine_->wake();
+                                                                }});
   api::add_system_api(router_, *system_api_);
   return Ok{};
 }
@@ -297,11 +299,13 @@ void Application::check_dependencies() {
     }
   }
   record(bus_state_, bus_->ping(settings_.health_timeout));
-  registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
-                  {{"dependency", "store"}})
+  registry_
+      .gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
+             {{"dependency", "store"}})
       .set(store_state_.up.load() ? 1 : 0);
-  registry_.gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
-                  {{"dependency", "bus"}})
+  registry_
+      .gauge("trueup_dependency_up", "Whether a dependency answered its last check (1) or not (0).",
+             {{"dependency", "bus"}})
       .set(bus_state_.up.load() ? 1 : 0);
 }
 

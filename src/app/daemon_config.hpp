@@ -10,15 +10,15 @@
 
 #include "trueup/api/auth.hpp"
 #include "trueup/bus/bus.hpp"
-#include "trueup/crosswalk/crosswalk.hpp"
-#include "trueup/messaging/idempotency.hpp"
-#include "trueup/messaging/relay.hpp"
-#include "trueup/workflow/engine.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/core/error.hpp"
+#include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/server.hpp"
 #include "trueup/log/log.hpp"
+#include "trueup/messaging/idempotency.hpp"
+#include "trueup/messaging/relay.hpp"
 #include "trueup/store/store.hpp"
+#include "trueup/workflow/engine.hpp"
 
 namespace trueup::app {
 
@@ -34,10 +34,10 @@ struct DaemonSettings {
   bool migrate_on_start = true;
   std::optional<store::PostgresSettings> postgres;  // else SQLite
   store::SqliteSettings sqlite;
-  std::optional<bus::KafkaSettings> kafka;          // else embedded
+  std::optional<bus::KafkaSettings> kafka;  // else embedded
   bus::EmbeddedSettings embedded;
   bool create_topics = true;
-  std::vector<bus::TopicSpec> topics;               // the system topic included
+  std::vector<bus::TopicSpec> topics;  // the system topic included
   std::vector<api::ApiKey> api_keys;
   bool allow_anonymous = false;
   int api_workers = 4;

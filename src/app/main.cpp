@@ -1,12 +1,12 @@
 // trueup: the command line. Exit codes: 0 ok, 2 usage or configuration
 // error, 1 runtime failure (documented in docs/operations.md).
+#include <pthread.h>
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <csignal>
-#include <iostream>
-#include <pthread.h>
 
 #include "application.hpp"
 #include "daemon_config.hpp"
@@ -50,7 +50,8 @@ std::optional<app::DaemonSettings> settings_for(const config::Config& cfg, const
     return std::nullopt;
   }
   if (!global.log_level.empty()) log::parse_level(global.log_level, settings->log.level);
-  if (!global.log_format.empty()) settings->log.format = global.log_format == "text" ? log::Format::text : log::Format::json;
+  if (!global.log_format.empty())
+    settings->log.format = global.log_format == "text" ? log::Format::text : log::Format::json;
   log::setup(settings->log, redactor);
   return std::move(settings).value();
 }
@@ -148,8 +149,9 @@ int run_crosswalk_import(const std::string& path, const std::string& url, const 
 int main(int argc, char** argv) {
   log::setup(log::Settings{}, nullptr);
 
-  CLI::App cli{"Trueup keeps marketplaces, POS and ERP in agreement.\n"
-               "Exit codes: 0 ok, 2 usage or configuration error, 1 runtime failure."};
+  CLI::App cli{
+      "Trueup keeps marketplaces, POS and ERP in agreement.\n"
+      "Exit codes: 0 ok, 2 usage or configuration error, 1 runtime failure."};
   cli.require_subcommand(1);
   GlobalOptions global;
   cli.add_option("--log-level", global.log_level, "Override log.level")
@@ -185,7 +187,8 @@ int main(int argc, char** argv) {
 
   auto* api_key_cmd = cli.add_subcommand("api-key", "Work with API keys.");
   api_key_cmd->require_subcommand(1);
-  auto* hash_cmd = api_key_cmd->add_subcommand("hash", "Print the SHA-256 to put in api.keys[].sha256 (reads the key from stdin).");
+  auto* hash_cmd =
+      api_key_cmd->add_subcommand("hash", "Print the SHA-256 to put in api.keys[].sha256 (reads the key from stdin).");
 
   auto* crosswalk_cmd = cli.add_subcommand("crosswalk", "Work with the ID crosswalk of a running daemon.");
   crosswalk_cmd->require_subcommand(1);

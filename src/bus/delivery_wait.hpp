@@ -38,8 +38,7 @@ class DeliverySlot {
   std::optional<Result<Delivery>> result_;
 };
 
-inline Result<Delivery> produce_and_wait(Producer& producer, Message message,
-                                         std::chrono::milliseconds timeout) {
+inline Result<Delivery> produce_and_wait(Producer& producer, Message message, std::chrono::milliseconds timeout) {
   auto slot = std::make_shared<DeliverySlot>();
   producer.produce(std::move(message), [slot](Result<Delivery> r) { slot->set(std::move(r)); });
   return slot->wait(timeout);

@@ -192,9 +192,9 @@ class EmbeddedProducer final : public Producer {
     }
     auto it = state_->topics.find(message.topic);
     if (it == state_->topics.end()) {
-      state_->deliveries.post(std::move(on_delivery),
-                              make_error(Errc::not_found, "topic '" + message.topic +
-                                                              "' does not exist (create it with ensure_topics)"));
+      state_->deliveries.post(
+          std::move(on_delivery),
+          make_error(Errc::not_found, "topic '" + message.topic + "' does not exist (create it with ensure_topics)"));
       return;
     }
     Topic& topic = it->second;
@@ -223,8 +223,8 @@ class EmbeddedProducer final : public Producer {
     if (state_->deliveries.on_this_thread())
       return make_error(Errc::invalid_argument, "flush called from a delivery callback");
     if (!state_->deliveries.wait_idle(Clock::now() + timeout))
-      return make_error(Errc::timeout, "delivery callbacks still running after " +
-                                           std::to_string(timeout.count()) + " ms");
+      return make_error(Errc::timeout,
+                        "delivery callbacks still running after " + std::to_string(timeout.count()) + " ms");
     return Ok{};
   }
 
@@ -334,8 +334,7 @@ class EmbeddedConsumer final : public Consumer {
     const std::size_t count = positions_.size();
     for (std::size_t i = 0; i < count; ++i) {
       auto it = std::next(positions_.begin(), static_cast<std::ptrdiff_t>((cursor_ + i) % count));
-      const auto& log =
-          state_->topics.at(it->first.topic).partitions.at(static_cast<std::size_t>(it->first.partition));
+      const auto& log = state_->topics.at(it->first.topic).partitions.at(static_cast<std::size_t>(it->first.partition));
       if (it->second < static_cast<std::int64_t>(log.size())) {
         Message message = log[static_cast<std::size_t>(it->second)];
         ++it->second;
@@ -438,8 +437,6 @@ class EmbeddedBus final : public Bus {
 
 }  // namespace
 
-std::unique_ptr<Bus> open_embedded(const EmbeddedSettings& settings) {
-  return std::make_unique<EmbeddedBus>(settings);
-}
+std::unique_ptr<Bus> open_embedded(const EmbeddedSettings& settings) { return std::make_unique<EmbeddedBus>(settings); }
 
 }  // namespace trueup::bus

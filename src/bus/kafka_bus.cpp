@@ -78,13 +78,13 @@ Result<std::map<std::string, TopicState>> list_topics(rd_kafka_t* rk, std::chron
 
 Status create_topics(rd_kafka_t* rk, const std::vector<TopicSpec>& specs, std::chrono::milliseconds timeout) {
   std::array<char, 512> errstr{};
-  std::unique_ptr<rd_kafka_NewTopic_t*[], NewTopicsDeleter> topics(new rd_kafka_NewTopic_t*[specs.size()](),
-                                                                   NewTopicsDeleter{0});
+  std::unique_ptr<rd_kafka_NewTopic_t*[], NewTopicsDeleter> topics(
+      new rd_kafka_NewTopic_t* [specs.size()](), NewTopicsDeleter { 0 });
   for (const auto& spec : specs) {
     // -1: the broker's default (num.partitions, default.replication.factor).
-    auto* topic = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions > 0 ? spec.partitions : -1,
-                                        spec.replication_factor > 0 ? spec.replication_factor : -1, errstr.data(),
-                                        errstr.size());
+    auto* topic =
+        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions > 0 ? spec.partitions : -1,
+                              spec.replication_factor > 0 ? spec.replication_factor : -1, errstr.data(), errstr.size());
     if (topic == nullptr)
       return make_error(Errc::invalid_argument, "kafka topic '" + spec.name + "': " + errstr.data());
     topics[topics.get_deleter().count++] = topic;
@@ -238,8 +238,7 @@ Result<std::unique_ptr<Bus>> open_kafka(const KafkaSettings& settings) {
     return make_error(Errc::invalid_argument, "kafka request_timeout must be positive");
   // Check the consumer configuration now, so a bad property fails at start
   // rather than at the first consumer.
-  if (auto probe = kafka::make_conf(settings, kafka::Role::consumer, "trueup"); !probe)
-    return std::move(probe).error();
+  if (auto probe = kafka::make_conf(settings, kafka::Role::consumer, "trueup"); !probe) return std::move(probe).error();
   auto core = kafka::ProducerCore::start(settings);
   if (!core) return std::move(core).error();
   return std::unique_ptr<Bus>(std::make_unique<kafka::KafkaBus>(settings, std::move(*core)));

@@ -16,9 +16,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* list) const noexcept {
-    rd_kafka_topic_partition_list_destroy(list);
-  }
+  void operator()(rd_kafka_topic_partition_list_t* list) const noexcept { rd_kafka_topic_partition_list_destroy(list); }
 };
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 
@@ -132,8 +130,8 @@ Result<std::optional<Message>> KafkaConsumer::poll(std::chrono::milliseconds tim
       const std::string where = m->rkt ? std::string("consume topic ") + rd_kafka_topic_name(m->rkt)
                                        : std::string("consume in group '") + group_ + "'";
       // message_errstr already carries librdkafka's text for the code.
-      Error error = make_error(errc_for(m->err), where + ": " + rd_kafka_message_errstr(m.get()) + " (" +
-                                                     rd_kafka_err2name(m->err) + ")");
+      Error error = make_error(
+          errc_for(m->err), where + ": " + rd_kafka_message_errstr(m.get()) + " (" + rd_kafka_err2name(m->err) + ")");
       // librdkafka retries transient trouble by itself; say so and go on.
       if (!error.retryable()) return error;
       spdlog::default_logger()->warn("kafka {} {}", rd_kafka_name(rk_), error.message);

@@ -188,8 +188,8 @@ void ProducerCore::stop(std::chrono::milliseconds timeout) {
     left = in_flight_;
   }
   for (auto* message : left)
-    finish(message, make_error(Errc::unavailable, "kafka producer stopped before the delivery report for topic '" +
-                                                      message->topic + "'"));
+    finish(message, make_error(Errc::unavailable,
+                               "kafka producer stopped before the delivery report for topic '" + message->topic + "'"));
 }
 
 void KafkaProducer::produce(Message message, DeliveryCallback on_delivery) {

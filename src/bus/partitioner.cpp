@@ -22,8 +22,8 @@ std::uint32_t murmur2(std::string_view data) noexcept {
   const std::uint32_t blocks = length / 4;
   for (std::uint32_t i = 0; i < blocks; ++i) {
     const unsigned char* p = bytes + i * 4;
-    std::uint32_t k = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) |
-                      (std::uint32_t{p[3]} << 24);
+    std::uint32_t k =
+        std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
     k *= m;
     k ^= k >> r;
     k *= m;

@@ -70,8 +70,8 @@ class Validator {
         continue;
       }
       written[name] = true;
-      auto it = std::find_if(schema.children.begin(), schema.children.end(),
-                             [&](const Key& k) { return k.name == name; });
+      auto it =
+          std::find_if(schema.children.begin(), schema.children.end(), [&](const Key& k) { return k.name == name; });
       const std::string key_path = join_path(path, name);
       if (it == schema.children.end()) {
         report(item.first, key_path, "unknown key" + suggestion(schema, name));
@@ -84,7 +84,8 @@ class Validator {
   }
 
  private:
-  void missing_required(const Key& schema, const YAML::Node& node, const std::string& path, const json* present = nullptr) {
+  void missing_required(const Key& schema, const YAML::Node& node, const std::string& path,
+                        const json* present = nullptr) {
     for (const auto& child : schema.children) {
       if (child.required && (present == nullptr || !present->contains(child.name))) {
         report(node, join_path(path, child.name), "required key is missing (" + child.description + ")");
@@ -193,13 +194,16 @@ class Validator {
     return true;
   }
 
-  bool bounds(const Key& key, const YAML::Node& node, const std::string& path, std::int64_t v, const std::string& unit) {
+  bool bounds(const Key& key, const YAML::Node& node, const std::string& path, std::int64_t v,
+              const std::string& unit) {
     if (key.min && v < *key.min) {
-      report(node, path, "must be at least " + std::to_string(*key.min) + unit + " (got " + std::to_string(v) + unit + ")");
+      report(node, path,
+             "must be at least " + std::to_string(*key.min) + unit + " (got " + std::to_string(v) + unit + ")");
       return false;
     }
     if (key.max && v > *key.max) {
-      report(node, path, "must be at most " + std::to_string(*key.max) + unit + " (got " + std::to_string(v) + unit + ")");
+      report(node, path,
+             "must be at most " + std::to_string(*key.max) + unit + " (got " + std::to_string(v) + unit + ")");
       return false;
     }
     return true;
@@ -445,16 +449,26 @@ const json& empty_object() {
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::string: return "string";
-    case Type::secret: return "secret";
-    case Type::integer: return "integer";
-    case Type::boolean: return "boolean";
-    case Type::duration: return "duration";
-    case Type::choice: return "choice";
-    case Type::string_map: return "map";
-    case Type::string_list: return "list";
-    case Type::section: return "section";
-    case Type::section_list: return "list of sections";
+    case Type::string:
+      return "string";
+    case Type::secret:
+      return "secret";
+    case Type::integer:
+      return "integer";
+    case Type::boolean:
+      return "boolean";
+    case Type::duration:
+      return "duration";
+    case Type::choice:
+      return "choice";
+    case Type::string_map:
+      return "map";
+    case Type::string_list:
+      return "list";
+    case Type::section:
+      return "section";
+    case Type::section_list:
+      return "list of sections";
   }
   return "?";
 }
@@ -516,12 +530,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (!n) return std::nullopt;
   auto unit = text.substr(i);
   std::int64_t factor = 0;
-  if (unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit == "d") factor = 86'400'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
+  else
+    return std::nullopt;
   if (*n > INT64_MAX / factor) return std::nullopt;
   return std::chrono::milliseconds(*n * factor);
 }
@@ -556,7 +576,8 @@ const json& Section::value(std::string_view name, Type expected) const {
   auto d = defaults.find(&k);
   if (d == defaults.end()) d = defaults.emplace(&k, default_json(k)).first;
   if (d->second.is_null())
-    throw std::logic_error("config key " + join_path(path_, name) + " is not set and has no default; check has() first");
+    throw std::logic_error("config key " + join_path(path_, name) +
+                           " is not set and has no default; check has() first");
   return d->second;
 }
 
@@ -619,7 +640,10 @@ std::string Schema::reference_markdown() const {
 
 Config::Config(std::shared_ptr<const Schema> schema, nlohmann::json values, std::vector<std::string> secrets,
                std::string source)
-    : schema_(std::move(schema)), values_(std::move(values)), secrets_(std::move(secrets)), source_(std::move(source)) {}
+    : schema_(std::move(schema)),
+      values_(std::move(values)),
+      secrets_(std::move(secrets)),
+      source_(std::move(source)) {}
 
 nlohmann::json Config::redacted() const {
   json out;

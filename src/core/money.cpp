@@ -100,7 +100,8 @@ std::string format_scaled(std::int64_t value, int decimals, bool trim_trailing_z
   const bool negative = value < 0;
   std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
   std::string digits = std::to_string(magnitude);
-  if (static_cast<int>(digits.size()) <= decimals) digits.insert(0, static_cast<std::size_t>(decimals) + 1 - digits.size(), '0');
+  if (static_cast<int>(digits.size()) <= decimals)
+    digits.insert(0, static_cast<std::size_t>(decimals) + 1 - digits.size(), '0');
   std::string out = negative ? "-" : "";
   const std::size_t int_len = digits.size() - static_cast<std::size_t>(decimals);
   out.append(digits, 0, int_len);

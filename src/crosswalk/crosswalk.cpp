@@ -76,7 +76,8 @@ Status validate(const Key& key) {
     if (part.size() > kMaxPart)
       return make_error(Errc::invalid_argument, std::string(name) + " is longer than 512 characters");
     for (unsigned char c : part)
-      if (c < 0x20 || c == 0x7f) return make_error(Errc::invalid_argument, std::string(name) + " has a control character");
+      if (c < 0x20 || c == 0x7f)
+        return make_error(Errc::invalid_argument, std::string(name) + " has a control character");
     return Ok{};
   };
   if (auto s = check(key.system, "system"); !s) return s;
@@ -88,7 +89,8 @@ Crosswalk::Crosswalk(store::Store& store, Settings settings, metrics::Registry& 
     : store_(store),
       settings_(settings),
       hits_(registry.counter("trueup_crosswalk_lookups_total", "Crosswalk lookups by result.", {{"result", "cached"}})),
-      misses_(registry.counter("trueup_crosswalk_lookups_total", "Crosswalk lookups by result.", {{"result", "store"}})),
+      misses_(
+          registry.counter("trueup_crosswalk_lookups_total", "Crosswalk lookups by result.", {{"result", "store"}})),
       replayed_(registry.counter("trueup_parked_messages_replayed_total",
                                  "Parked messages replayed after their mapping was added.")) {}
 
@@ -172,14 +174,16 @@ Result<std::vector<Mapping>> Crosswalk::list(const std::string& system, const st
   std::vector<Mapping> out;
   auto st = store_.transact([&](store::Transaction& tx) -> Status {
     // Empty filters match everything.
-    auto r = tx.exec("SELECT system, entity, external_id, canonical_id, " + ts_column(store_, "updated_at") +
-                         ", updated_by FROM crosswalk"
-                         " WHERE ($1 = '' OR system = $1) AND ($2 = '' OR entity = $2) AND ($3 = '' OR canonical_id = $3)"
-                         " ORDER BY system, entity, external_id LIMIT $4",
-                     {system, entity, canonical_id, static_cast<std::int64_t>(limit)});
+    auto r =
+        tx.exec("SELECT system, entity, external_id, canonical_id, " + ts_column(store_, "updated_at") +
+                    ", updated_by FROM crosswalk"
+                    " WHERE ($1 = '' OR system = $1) AND ($2 = '' OR entity = $2) AND ($3 = '' OR canonical_id = $3)"
+                    " ORDER BY system, entity, external_id LIMIT $4",
+                {system, entity, canonical_id, static_cast<std::int64_t>(limit)});
     if (!r) return std::move(r).error();
     for (const auto& row : r->rows)
-      out.push_back(Mapping{{value(row, 0), value(row, 1), value(row, 2)}, value(row, 3), value(row, 4), value(row, 5)});
+      out.push_back(
+          Mapping{{value(row, 0), value(row, 1), value(row, 2)}, value(row, 3), value(row, 4), value(row, 5)});
     return Ok{};
   });
   if (!st) return std::move(st).error();
@@ -217,8 +221,8 @@ Result<bool> Crosswalk::put(const Key& key, const std::string& canonical_id, con
   if (!st) return std::move(st).error();
   remember(key, canonical_id);
   if (auto replayed = replay(key); !replayed) {
-    log::warn("parked messages not replayed yet", {{"system", key.system}, {"entity", key.entity},
-                                                   {"error", replayed.error().describe()}});
+    log::warn("parked messages not replayed yet",
+              {{"system", key.system}, {"entity", key.entity}, {"error", replayed.error().describe()}});
   }
   return changed;
 }
@@ -244,13 +248,13 @@ Result<ImportReport> Crosswalk::import_csv(const std::string& csv_text, const st
     if (!header_seen) {
       header_seen = true;
       if (fields != std::vector<std::string>{"system", "entity", "external_id", "canonical_id"})
-        return make_error(Errc::invalid_argument,
-                          "line " + std::to_string(line) + ": the header must be system,entity,external_id,canonical_id");
+        return make_error(Errc::invalid_argument, "line " + std::to_string(line) +
+                                                      ": the header must be system,entity,external_id,canonical_id");
       continue;
     }
     if (fields.size() != 4)
-      return make_error(Errc::invalid_argument, "line " + std::to_string(line) + ": expected 4 fields, found " +
-                                                    std::to_string(fields.size()));
+      return make_error(Errc::invalid_argument,
+                        "line " + std::to_string(line) + ": expected 4 fields, found " + std::to_string(fields.size()));
     Row row{{fields[0], fields[1], fields[2]}, fields[3]};
     if (auto s = validate(row.key); !s)
       return make_error(Errc::invalid_argument, "line " + std::to_string(line) + ": " + s.error().message);
@@ -268,8 +272,10 @@ Result<ImportReport> Crosswalk::import_csv(const std::string& csv_text, const st
     for (const auto& row : rows) {
       auto r = upsert(tx, row.key, row.canonical_id, by, now);
       if (!r) return std::move(r).error();
-      if (*r) ++report.rows;
-      else ++report.unchanged;
+      if (*r)
+        ++report.rows;
+      else
+        ++report.unchanged;
     }
     return Ok{};
   });
@@ -304,8 +310,8 @@ Result<std::size_t> Crosswalk::replay(const Key& key) {
                      {key.system, key.entity, key.external_id});
     if (!r) return std::move(r).error();
     for (const auto& row : r->rows)
-      waiting.push_back(ParkedMessage{std::stoll(value(row, 0)), key, value(row, 1), value(row, 2), value(row, 3),
-                                      value(row, 4)});
+      waiting.push_back(
+          ParkedMessage{std::stoll(value(row, 0)), key, value(row, 1), value(row, 2), value(row, 3), value(row, 4)});
     return Ok{};
   });
   if (!st) return std::move(st).error();
@@ -327,9 +333,10 @@ Result<std::size_t> Crosswalk::replay(const Key& key) {
     const std::string now = format_utc(std::chrono::system_clock::now(), 3);
     std::int64_t marked = 0;
     auto mark = store_.transact([&](store::Transaction& tx) -> Status {
-      auto r = outcome ? tx.exec("UPDATE parked_message SET replayed_at = $2, last_error = NULL WHERE id = $1"
-                                 " AND replayed_at IS NULL",
-                                 {message.id, now})
+      auto r = outcome ? tx.exec(
+                             "UPDATE parked_message SET replayed_at = $2, last_error = NULL WHERE id = $1"
+                             " AND replayed_at IS NULL",
+                             {message.id, now})
                        : tx.exec("UPDATE parked_message SET last_error = $2 WHERE id = $1",
                                  {message.id, outcome.error().describe()});
       if (!r) return std::move(r).error();

@@ -57,7 +57,8 @@ void BlockingClient::close() {
 }
 
 Result<ClientReply> BlockingClient::request(const std::string& method, const std::string& target,
-                                            const std::string& body, const std::map<std::string, std::string>& headers) {
+                                            const std::string& body,
+                                            const std::map<std::string, std::string>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = impl_->stream.has_value();
     if (auto st = connect(); !st) return std::move(st).error();

@@ -12,9 +12,7 @@ Response Response::text(int status, std::string body, std::string content_type) 
   return r;
 }
 
-Response Response::json(int status, std::string body) {
-  return text(status, std::move(body), "application/json");
-}
+Response Response::json(int status, std::string body) { return text(status, std::move(body), "application/json"); }
 
 Response problem(int status, std::string_view type, std::string_view title, std::string_view detail,
                  const std::vector<std::pair<std::string, std::string>>& extra) {

@@ -77,7 +77,8 @@ class Server::Impl {
   Status start() {
     beast::error_code ec;
     auto address = asio::ip::make_address(settings_.address, ec);
-    if (ec) return make_error(Errc::invalid_argument, "http.listen_address '" + settings_.address + "': " + ec.message());
+    if (ec)
+      return make_error(Errc::invalid_argument, "http.listen_address '" + settings_.address + "': " + ec.message());
     tcp::endpoint endpoint(address, settings_.port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -89,7 +90,8 @@ class Server::Impl {
     }
     port_ = acceptor_.local_endpoint().port();
     asio::co_spawn(acceptor_strand_, accept_loop(), asio::detached);
-    int n = settings_.threads > 0 ? settings_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int n =
+        settings_.threads > 0 ? settings_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_->run(); });
     return Ok{};
   }
@@ -306,11 +308,13 @@ class Server::Impl {
 
   void observe(const std::string& route, int status, std::chrono::steady_clock::time_point start) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    registry_.counter("trueup_http_requests_total", "HTTP requests by route and status class.",
-                      {{"route", route}, {"status", status_class(status)}})
+    registry_
+        .counter("trueup_http_requests_total", "HTTP requests by route and status class.",
+                 {{"route", route}, {"status", status_class(status)}})
         .inc();
-    registry_.histogram("trueup_http_request_duration_seconds", "HTTP request latency by route.",
-                        metrics::latency_buckets(), {{"route", route}})
+    registry_
+        .histogram("trueup_http_request_duration_seconds", "HTTP request latency by route.", metrics::latency_buckets(),
+                   {{"route", route}})
         .observe(seconds);
   }
 
@@ -341,8 +345,9 @@ class Server::Impl {
       const auto start = std::chrono::steady_clock::now();
       if (ec == bhttp::error::header_limit) {
         observe("unmatched", 431, start);
-        co_await write(stream, problem(431, "/problems/headers-too-large", "Request Header Fields Too Large",
-                                       "request headers exceed " + std::to_string(settings_.max_header_bytes) + " bytes"),
+        co_await write(stream,
+                       problem(431, "/problems/headers-too-large", "Request Header Fields Too Large",
+                               "request headers exceed " + std::to_string(settings_.max_header_bytes) + " bytes"),
                        11, false, "");
         break;
       }
@@ -355,9 +360,10 @@ class Server::Impl {
       // A declared Content-Length over the limit fails at the header already.
       if (ec == bhttp::error::body_limit) {
         observe("unmatched", 413, start);
-        co_await write(stream, problem(413, "/problems/body-too-large", "Content Too Large",
-                                       "request body exceeds http.max_body_bytes (" +
-                                           std::to_string(settings_.max_body_bytes) + " bytes)"),
+        co_await write(stream,
+                       problem(413, "/problems/body-too-large", "Content Too Large",
+                               "request body exceeds http.max_body_bytes (" + std::to_string(settings_.max_body_bytes) +
+                                   " bytes)"),
                        11, false, "");
         break;
       }

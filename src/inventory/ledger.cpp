@@ -11,12 +11,13 @@ namespace {
 // Adds `delta` (or sets `counted`) to a position; returns the new on-hand.
 Result<std::int64_t> apply(store::Transaction& tx, const std::string& sku, const std::string& location,
                            std::int64_t quantity_e5, bool set, const std::string& movement_id) {
-  const char* sql = set ? "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
-                          " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = excluded.on_hand_e5,"
-                          " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5"
-                        : "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
-                          " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = stock_position.on_hand_e5 + excluded.on_hand_e5,"
-                          " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5";
+  const char* sql =
+      set ? "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = excluded.on_hand_e5,"
+            " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5"
+          : "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = stock_position.on_hand_e5 + excluded.on_hand_e5,"
+            " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5";
   auto r = tx.exec(sql, {sku, location, quantity_e5, movement_id});
   if (!r) return std::move(r).error();
   if (r->rows.empty() || !r->rows[0][0]) return make_error(Errc::internal, "stock position not returned");
@@ -31,12 +32,18 @@ messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
   e.key = record.key;
   e.data = record.value;
   for (const auto& [name, value] : record.headers) {
-    if (name == "ce_id") e.id = value;
-    else if (name == "ce_type") e.type = value;
-    else if (name == "ce_source") e.source = value;
-    else if (name == "ce_subject") e.subject = value;
-    else if (name == "ce_time") e.time = value;
-    else if (name == "traceparent") e.traceparent = value;
+    if (name == "ce_id")
+      e.id = value;
+    else if (name == "ce_type")
+      e.type = value;
+    else if (name == "ce_source")
+      e.source = value;
+    else if (name == "ce_subject")
+      e.subject = value;
+    else if (name == "ce_time")
+      e.time = value;
+    else if (name == "traceparent")
+      e.traceparent = value;
   }
   return e;
 }
@@ -48,13 +55,15 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
     auto movement = model::from_json<model::InventoryMovement>(ctx.input());
     // The input was validated at intake; failing now means a bug or a
     // changed codec: permanent, with the reason.
-    if (!movement) return make_error(Errc::invalid_argument, "stored movement no longer parses: " + movement.error().message);
+    if (!movement)
+      return make_error(Errc::invalid_argument, "stored movement no longer parses: " + movement.error().message);
     const std::string workflow_id = ctx.workflow_id();
     ctx.on_commit([&outbox, source, workflow_id, m = std::move(movement).value()](store::Transaction& tx) -> Status {
       const bool count = m.kind == model::MovementKind::count;
       const std::int64_t q = count ? m.counted_quantity->scaled() : m.quantity_delta->scaled();
       auto inserted = tx.exec(
-          "INSERT INTO inventory_ledger (movement_id, kind, sku, location, to_location, quantity_e5, occurred_at, workflow_id)"
+          "INSERT INTO inventory_ledger (movement_id, kind, sku, location, to_location, quantity_e5, occurred_at, "
+          "workflow_id)"
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (movement_id) DO NOTHING",
           {m.movement_id, std::string(model::to_string(m.kind)), m.sku, m.location,
            m.to_location ? store::Param(*m.to_location) : store::Param(std::monostate{}), q, m.occurred_at.to_string(),
@@ -77,8 +86,8 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
         p.on_hand = Quantity::from_scaled(on_hand);
         p.committed = Quantity::from_scaled(0);
         p.available = Quantity::from_scaled(on_hand > 0 ? on_hand : 0);
-        p.as_of = model::Timestamp::from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now()));
+        p.as_of = model::Timestamp::from_utc(
+            std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
         p.last_movement_id = m.movement_id;
         model::EventContext ectx;
         ectx.id = messaging::make_uuid_v4();

@@ -19,12 +19,18 @@ constexpr char kStructured = '\x1e';
 
 spdlog::level::level_enum to_spdlog(Level l) {
   switch (l) {
-    case Level::trace: return spdlog::level::trace;
-    case Level::debug: return spdlog::level::debug;
-    case Level::info: return spdlog::level::info;
-    case Level::warn: return spdlog::level::warn;
-    case Level::error: return spdlog::level::err;
-    case Level::off: return spdlog::level::off;
+    case Level::trace:
+      return spdlog::level::trace;
+    case Level::debug:
+      return spdlog::level::debug;
+    case Level::info:
+      return spdlog::level::info;
+    case Level::warn:
+      return spdlog::level::warn;
+    case Level::error:
+      return spdlog::level::err;
+    case Level::off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -33,13 +39,20 @@ std::string timestamp(spdlog::log_clock::time_point tp) { return format_utc(tp, 
 
 std::string_view level_name(spdlog::level::level_enum l) {
   switch (l) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -100,9 +113,9 @@ class LineFormatter final : public spdlog::formatter {
 }  // namespace
 
 bool parse_level(std::string_view text, Level& out) {
-  static constexpr std::pair<std::string_view, Level> kLevels[] = {
-      {"trace", Level::trace}, {"debug", Level::debug}, {"info", Level::info},
-      {"warn", Level::warn},   {"error", Level::error}, {"off", Level::off}};
+  static constexpr std::pair<std::string_view, Level> kLevels[] = {{"trace", Level::trace}, {"debug", Level::debug},
+                                                                   {"info", Level::info},   {"warn", Level::warn},
+                                                                   {"error", Level::error}, {"off", Level::off}};
   for (auto [name, level] : kLevels) {
     if (name == text) {
       out = level;
@@ -118,7 +131,8 @@ void Redactor::add(std::string secret) {
   if (auto scheme = secret.find("://"); scheme != std::string::npos) {
     auto at = secret.find('@', scheme + 3);
     auto colon = secret.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) add(secret.substr(colon + 1, at - colon - 1));
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      add(secret.substr(colon + 1, at - colon - 1));
   }
   std::lock_guard lock(mutex_);
   for (const auto& s : secrets_)

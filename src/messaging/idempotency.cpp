@@ -62,21 +62,21 @@ Result<BeginOutcome> IdempotencyKeys::begin(std::string_view key, std::string_vi
     // our read is inserted on the second.
     for (int round = 0; round < 2; ++round) {
       const std::string token = make_uuid_v4();
-      auto ins = tx.exec("INSERT INTO trueup_idempotency_key (scope, key, fingerprint, state, token, locked_until, "
-                         "created_at, expires_at) VALUES ($1, $2, $3, 'in_flight', $4, " + d.ts(5) + ", " + d.ts(6) +
-                             ", " + d.ts(7) + ") ON CONFLICT (scope, key) DO NOTHING RETURNING key",
-                         {s, k, f, token, lock_ts, now_ts, expires_ts});
+      auto ins = tx.exec(
+          "INSERT INTO trueup_idempotency_key (scope, key, fingerprint, state, token, locked_until, "
+          "created_at, expires_at) VALUES ($1, $2, $3, 'in_flight', $4, " +
+              d.ts(5) + ", " + d.ts(6) + ", " + d.ts(7) + ") ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+          {s, k, f, token, lock_ts, now_ts, expires_ts});
       if (!ins) return std::move(ins).error();
       if (!ins->rows.empty()) {
         outcome = idempotency::New{IdempotencyClaim{k, s, token}};
         return Ok{};
       }
-      auto sel = tx.exec("SELECT fingerprint, state, response_status, response_headers, " +
-                             d.bytes_out("response_body") + ", expires_at <= " + d.ts(3) +
-                             ", locked_until <= " + d.ts(3) +
-                             " FROM trueup_idempotency_key WHERE scope = $1 AND key = $2" +
-                             (postgres_ ? " FOR UPDATE" : ""),
-                         {s, k, now_ts});
+      auto sel =
+          tx.exec("SELECT fingerprint, state, response_status, response_headers, " + d.bytes_out("response_body") +
+                      ", expires_at <= " + d.ts(3) + ", locked_until <= " + d.ts(3) +
+                      " FROM trueup_idempotency_key WHERE scope = $1 AND key = $2" + (postgres_ ? " FOR UPDATE" : ""),
+                  {s, k, now_ts});
       if (!sel) return std::move(sel).error();
       if (sel->rows.empty()) continue;
       const auto& row = sel->rows[0];
@@ -104,13 +104,15 @@ Result<BeginOutcome> IdempotencyKeys::begin(std::string_view key, std::string_vi
       }
       // Expired key, or an in-flight claim whose lock ran out (its request
       // crashed or is very slow): claim it anew with a new token.
-      auto upd = tx.exec("UPDATE trueup_idempotency_key SET fingerprint = $3, state = 'in_flight', token = $4, "
-                         "locked_until = " + d.ts(5) + ", created_at = " + d.ts(6) + ", expires_at = " +
-                             (expired ? d.ts(7) : std::string("expires_at")) +
-                             ", response_status = NULL, response_headers = NULL, response_body = NULL, "
-                             "completed_at = NULL WHERE scope = $1 AND key = $2",
-                         expired ? std::vector<store::Param>{s, k, f, token, lock_ts, now_ts, expires_ts}
-                                 : std::vector<store::Param>{s, k, f, token, lock_ts, now_ts});
+      auto upd = tx.exec(
+          "UPDATE trueup_idempotency_key SET fingerprint = $3, state = 'in_flight', token = $4, "
+          "locked_until = " +
+              d.ts(5) + ", created_at = " + d.ts(6) +
+              ", expires_at = " + (expired ? d.ts(7) : std::string("expires_at")) +
+              ", response_status = NULL, response_headers = NULL, response_body = NULL, "
+              "completed_at = NULL WHERE scope = $1 AND key = $2",
+          expired ? std::vector<store::Param>{s, k, f, token, lock_ts, now_ts, expires_ts}
+                  : std::vector<store::Param>{s, k, f, token, lock_ts, now_ts});
       if (!upd) return std::move(upd).error();
       outcome = idempotency::New{IdempotencyClaim{k, s, token}};
       return Ok{};
@@ -125,12 +127,13 @@ Result<BeginOutcome> IdempotencyKeys::begin(std::string_view key, std::string_vi
 Status IdempotencyKeys::complete(store::Transaction& tx, const IdempotencyClaim& claim,
                                  const StoredResponse& response) {
   const detail::Dialect d{postgres_};
-  auto r = tx.exec("UPDATE trueup_idempotency_key SET state = 'completed', token = NULL, locked_until = NULL, "
-                   "response_status = $4, response_headers = $5, response_body = " + d.bytes_in(6) +
-                       ", completed_at = " + d.ts(7) +
-                       " WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'in_flight' RETURNING key",
-                   {claim.scope, claim.key, claim.token, std::int64_t{response.status}, headers_json(response.headers),
-                    d.bytes_param(response.body), detail::timestamp(now_of(clock_))});
+  auto r = tx.exec(
+      "UPDATE trueup_idempotency_key SET state = 'completed', token = NULL, locked_until = NULL, "
+      "response_status = $4, response_headers = $5, response_body = " +
+          d.bytes_in(6) + ", completed_at = " + d.ts(7) +
+          " WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'in_flight' RETURNING key",
+      {claim.scope, claim.key, claim.token, std::int64_t{response.status}, headers_json(response.headers),
+       d.bytes_param(response.body), detail::timestamp(now_of(clock_))});
   if (!r) return std::move(r).error();
   if (r->rows.empty())
     return make_error(Errc::conflict, "idempotency: the claim on key '" + claim.key +
@@ -140,9 +143,10 @@ Status IdempotencyKeys::complete(store::Transaction& tx, const IdempotencyClaim&
 
 Status IdempotencyKeys::abandon(const IdempotencyClaim& claim) {
   return store_.transact([&](store::Transaction& tx) -> Status {
-    auto r = tx.exec("DELETE FROM trueup_idempotency_key WHERE scope = $1 AND key = $2 AND token = $3 AND "
-                     "state = 'in_flight'",
-                     {claim.scope, claim.key, claim.token});
+    auto r = tx.exec(
+        "DELETE FROM trueup_idempotency_key WHERE scope = $1 AND key = $2 AND token = $3 AND "
+        "state = 'in_flight'",
+        {claim.scope, claim.key, claim.token});
     if (!r) return std::move(r).error();
     return Ok{};
   });

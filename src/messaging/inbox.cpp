@@ -28,15 +28,16 @@ Result<InboxRecord> Inbox::record(store::Transaction& tx, const InboxMessage& me
   if (message.dedupe_key.empty())
     return make_error(Errc::invalid_argument, "inbox: dedupe key is empty (source " + message.source + ")");
   const detail::Dialect d{postgres_};
-  const auto received = message.received_at == std::chrono::system_clock::time_point{} ? now_of(clock_)
-                                                                                        : message.received_at;
+  const auto received =
+      message.received_at == std::chrono::system_clock::time_point{} ? now_of(clock_) : message.received_at;
   // ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to
   // commit or roll back, so exactly one transaction sees its row inserted.
-  auto inserted = tx.exec("INSERT INTO trueup_inbox (source, dedupe_key, content_type, payload, received_at) "
-                          "VALUES ($1, $2, $3, " + d.bytes_in(4) + ", " + d.ts(5) +
-                              ") ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id",
-                          {message.source, message.dedupe_key, message.content_type, d.bytes_param(message.payload),
-                           detail::timestamp(received)});
+  auto inserted = tx.exec(
+      "INSERT INTO trueup_inbox (source, dedupe_key, content_type, payload, received_at) "
+      "VALUES ($1, $2, $3, " +
+          d.bytes_in(4) + ", " + d.ts(5) + ") ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id",
+      {message.source, message.dedupe_key, message.content_type, d.bytes_param(message.payload),
+       detail::timestamp(received)});
   if (!inserted) return std::move(inserted).error();
   auto& c = counters(message.source);
   if (!inserted->rows.empty()) {
@@ -50,8 +51,7 @@ Result<InboxRecord> Inbox::record(store::Transaction& tx, const InboxMessage& me
   auto existing = tx.exec("SELECT id FROM trueup_inbox WHERE source = $1 AND dedupe_key = $2",
                           {message.source, message.dedupe_key});
   if (!existing) return std::move(existing).error();
-  if (existing->rows.empty())
-    return make_error(Errc::conflict, "inbox: duplicate of a message not yet visible; retry");
+  if (existing->rows.empty()) return make_error(Errc::conflict, "inbox: duplicate of a message not yet visible; retry");
   auto id = detail::to_int(existing->rows[0][0]);
   if (!id) return make_error(Errc::internal, "inbox: bad id");
   c.duplicates->inc();
@@ -62,10 +62,12 @@ Result<std::int64_t> Inbox::quarantine(store::Transaction& tx, std::string_view 
                                        std::string_view content_type, std::string_view reason) {
   if (source.empty()) return make_error(Errc::invalid_argument, "quarantine: source is empty");
   const detail::Dialect d{postgres_};
-  auto r = tx.exec("INSERT INTO trueup_quarantine (source, content_type, payload, reason, received_at) "
-                   "VALUES ($1, $2, " + d.bytes_in(3) + ", $4, " + d.ts(5) + ") RETURNING id",
-                   {std::string(source), std::string(content_type), d.bytes_param(raw), std::string(reason),
-                    detail::timestamp(now_of(clock_))});
+  auto r = tx.exec(
+      "INSERT INTO trueup_quarantine (source, content_type, payload, reason, received_at) "
+      "VALUES ($1, $2, " +
+          d.bytes_in(3) + ", $4, " + d.ts(5) + ") RETURNING id",
+      {std::string(source), std::string(content_type), d.bytes_param(raw), std::string(reason),
+       detail::timestamp(now_of(clock_))});
   if (!r) return std::move(r).error();
   auto id = r->rows.empty() ? std::nullopt : detail::to_int(r->rows[0][0]);
   if (!id) return make_error(Errc::internal, "quarantine: insert returned no id");

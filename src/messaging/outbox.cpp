@@ -36,10 +36,12 @@ Result<AppendedEvent> Outbox::append(store::Transaction& tx, OutboxEvent event) 
     if (s.empty()) return std::monostate{};
     return s;
   };
-  auto r = tx.exec("INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
-                   "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, " + d.ts(10) + ") RETURNING seq",
-                   {event.id, event.topic, event.key, event.type, event.source, opt(event.subject), event.time,
-                    event.data, opt(event.traceparent), detail::timestamp(now)});
+  auto r = tx.exec(
+      "INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
+      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, " +
+          d.ts(10) + ") RETURNING seq",
+      {event.id, event.topic, event.key, event.type, event.source, opt(event.subject), event.time, event.data,
+       opt(event.traceparent), detail::timestamp(now)});
   if (!r) return std::move(r).error();
   auto seq = r->rows.empty() ? std::nullopt : detail::to_int(r->rows[0][0]);
   if (!seq) return make_error(Errc::internal, "outbox: insert returned no sequence");

@@ -109,9 +109,10 @@ Result<BatchOutcome> Relay::publish_batch() {
   std::vector<PendingEvent> events;
   auto read = store_.transact([&](store::Transaction& tx) -> Status {
     events.clear();
-    auto r = tx.exec("SELECT seq, id, topic, key, type, source, subject, time, data, traceparent FROM trueup_outbox "
-                     "WHERE published_at IS NULL ORDER BY seq LIMIT $1",
-                     {static_cast<std::int64_t>(settings_.batch_size)});
+    auto r = tx.exec(
+        "SELECT seq, id, topic, key, type, source, subject, time, data, traceparent FROM trueup_outbox "
+        "WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        {static_cast<std::int64_t>(settings_.batch_size)});
     if (!r) return std::move(r).error();
     events.reserve(r->rows.size());
     for (const auto& row : r->rows) {
@@ -158,9 +159,8 @@ Result<BatchOutcome> Relay::publish_batch() {
         outcome.first_error = "event seq " + std::to_string(events[ok_prefix].seq) +
                               " not delivered: " + reports->errors[ok_prefix]->describe();
       else
-        outcome.first_error = "event seq " + std::to_string(events[ok_prefix].seq) +
-                              ": no delivery report within " + std::to_string(settings_.delivery_timeout.count()) +
-                              " ms";
+        outcome.first_error = "event seq " + std::to_string(events[ok_prefix].seq) + ": no delivery report within " +
+                              std::to_string(settings_.delivery_timeout.count()) + " ms";
     }
   }
   if (outcome.failed) failures_.inc(static_cast<double>(outcome.failed));
@@ -218,9 +218,11 @@ Result<std::size_t> Relay::purge_published() {
   for (;;) {
     std::int64_t n = 0;
     auto s = store_.transact([&](store::Transaction& tx) -> Status {
-      auto r = tx.exec("DELETE FROM trueup_outbox WHERE seq IN (SELECT seq FROM trueup_outbox WHERE published_at IS "
-                       "NOT NULL AND published_at <= " + d.ts(1) + " LIMIT $2)",
-                       {cutoff, static_cast<std::int64_t>(settings_.cleanup_batch)});
+      auto r = tx.exec(
+          "DELETE FROM trueup_outbox WHERE seq IN (SELECT seq FROM trueup_outbox WHERE published_at IS "
+          "NOT NULL AND published_at <= " +
+              d.ts(1) + " LIMIT $2)",
+          {cutoff, static_cast<std::int64_t>(settings_.cleanup_batch)});
       if (!r) return std::move(r).error();
       n = r->affected;
       return Ok{};
@@ -265,7 +267,8 @@ void Relay::run() {
     }
     const auto now = steady::now();
     if (now >= next_gauges) {
-      if (auto s = refresh_gauges(); !s) log::warn("outbox relay: reading lag failed", {instance, {"error", s.error().describe()}});
+      if (auto s = refresh_gauges(); !s)
+        log::warn("outbox relay: reading lag failed", {instance, {"error", s.error().describe()}});
       next_gauges = now + settings_.gauge_interval;
     }
     if (is_leader && now >= next_cleanup) {

@@ -47,9 +47,7 @@ std::string Dialect::in_list(std::string_view column, int n) const {
   return out;
 }
 
-store::Param Dialect::bytes_param(std::string_view raw) const {
-  return postgres ? hex_encode(raw) : std::string(raw);
-}
+store::Param Dialect::bytes_param(std::string_view raw) const { return postgres ? hex_encode(raw) : std::string(raw); }
 
 Result<std::string> Dialect::bytes_value(const std::optional<std::string>& v) const {
   if (!v) return std::string();

@@ -29,11 +29,16 @@ bool read_proc_stat(ProcStat& s) {
   std::string field;
   // Field 3 (state) is the first after ')'; utime=14, stime=15, starttime=22, vsize=23, rss=24.
   for (int i = 3; i <= 24 && in >> field; ++i) {
-    if (i == 14) s.utime_ticks = std::stod(field);
-    else if (i == 15) s.stime_ticks = std::stod(field);
-    else if (i == 22) s.start_ticks = std::stod(field);
-    else if (i == 23) s.vsize = std::stod(field);
-    else if (i == 24) s.rss_pages = std::stod(field);
+    if (i == 14)
+      s.utime_ticks = std::stod(field);
+    else if (i == 15)
+      s.stime_ticks = std::stod(field);
+    else if (i == 22)
+      s.start_ticks = std::stod(field);
+    else if (i == 23)
+      s.vsize = std::stod(field);
+    else if (i == 24)
+      s.rss_pages = std::stod(field);
   }
   return true;
 }
@@ -73,8 +78,9 @@ void register_process_metrics(Registry& registry) {
   auto& fds = registry.gauge("process_open_fds", "Number of open file descriptors.");
   auto& max_fds = registry.gauge("process_max_fds", "Maximum number of open file descriptors.");
   auto& start = registry.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
-  registry.gauge("trueup_build_info", "Build information; the value is always 1.",
-                 {{"version", std::string(version())}, {"compiler", std::string(compiler())}})
+  registry
+      .gauge("trueup_build_info", "Build information; the value is always 1.",
+             {{"version", std::string(version())}, {"compiler", std::string(compiler())}})
       .set(1);
 
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));

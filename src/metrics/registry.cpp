@@ -31,9 +31,12 @@ std::string format_number(double v) {
 std::string escape_help(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -65,8 +68,8 @@ bool valid_name(std::string_view name) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-              (i > 0 && c >= '0' && c <= '9');
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -78,10 +81,14 @@ std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -98,7 +105,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 
 void Histogram::observe(double v) noexcept {
   auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);
-  if (it != bounds_.end()) buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+  if (it != bounds_.end())
+    buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
   add_double(sum_, v);
   count_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -141,9 +149,15 @@ Registry::Child& Registry::child(std::string_view name, Kind kind, std::string_v
     Child c;
     c.labels = labels;
     switch (kind) {
-      case Kind::counter: c.counter = std::make_unique<Counter>(); break;
-      case Kind::gauge: c.gauge = std::make_unique<Gauge>(); break;
-      case Kind::histogram: c.histogram = std::make_unique<Histogram>(family.buckets); break;
+      case Kind::counter:
+        c.counter = std::make_unique<Counter>();
+        break;
+      case Kind::gauge:
+        c.gauge = std::make_unique<Gauge>();
+        break;
+      case Kind::histogram:
+        c.histogram = std::make_unique<Histogram>(family.buckets);
+        break;
     }
     cit = family.children.emplace(values, std::move(c)).first;
   }

@@ -6,8 +6,9 @@ namespace trueup::model {
 namespace detail {
 namespace {
 
-constexpr EventSpec kCatalogue[] = {events::kInventoryMovementAccepted, events::kStockChanged, events::kOrderAccepted,
-                                    events::kExceptionOpened, events::kExceptionResolved, events::kInstanceStarted};
+constexpr EventSpec kCatalogue[] = {
+    events::kInventoryMovementAccepted, events::kStockChanged,      events::kOrderAccepted,
+    events::kExceptionOpened,           events::kExceptionResolved, events::kInstanceStarted};
 
 constexpr std::pair<std::string_view, ExceptionSeverity> kSeverity[] = {
     {"info", ExceptionSeverity::info},
@@ -122,9 +123,12 @@ nlohmann::json to_json(const ExceptionOpened& e) {
 }
 
 nlohmann::json to_json(const ExceptionResolved& e) {
-  return nlohmann::json{{"exception_id", e.exception_id},     {"kind", e.kind},
-                        {"resolution", to_string(e.resolution)}, {"resolved_by", e.resolved_by},
-                        {"reason", e.reason},                 {"opened_at", e.opened_at.to_string()},
+  return nlohmann::json{{"exception_id", e.exception_id},
+                        {"kind", e.kind},
+                        {"resolution", to_string(e.resolution)},
+                        {"resolved_by", e.resolved_by},
+                        {"reason", e.reason},
+                        {"opened_at", e.opened_at.to_string()},
                         {"resolved_at", e.resolved_at.to_string()}};
 }
 

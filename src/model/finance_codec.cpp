@@ -9,17 +9,22 @@ namespace detail {
 namespace {
 
 constexpr std::pair<std::string_view, SettlementCategory> kSettlementCategory[] = {
-    {"sale", SettlementCategory::sale},           {"refund", SettlementCategory::refund},
-    {"fee", SettlementCategory::fee},             {"shipping", SettlementCategory::shipping},
-    {"tax", SettlementCategory::tax},             {"promotion", SettlementCategory::promotion},
-    {"adjustment", SettlementCategory::adjustment}, {"reserve", SettlementCategory::reserve},
-    {"payout", SettlementCategory::payout},       {"other", SettlementCategory::other},
+    {"sale", SettlementCategory::sale},
+    {"refund", SettlementCategory::refund},
+    {"fee", SettlementCategory::fee},
+    {"shipping", SettlementCategory::shipping},
+    {"tax", SettlementCategory::tax},
+    {"promotion", SettlementCategory::promotion},
+    {"adjustment", SettlementCategory::adjustment},
+    {"reserve", SettlementCategory::reserve},
+    {"payout", SettlementCategory::payout},
+    {"other", SettlementCategory::other},
 };
 
 constexpr std::pair<std::string_view, ErpDocumentType> kErpDocumentType[] = {
-    {"sales_order", ErpDocumentType::sales_order},   {"sales_invoice", ErpDocumentType::sales_invoice},
-    {"credit_memo", ErpDocumentType::credit_memo},   {"item_journal", ErpDocumentType::item_journal},
-    {"payment", ErpDocumentType::payment},           {"general_journal", ErpDocumentType::general_journal},
+    {"sales_order", ErpDocumentType::sales_order}, {"sales_invoice", ErpDocumentType::sales_invoice},
+    {"credit_memo", ErpDocumentType::credit_memo}, {"item_journal", ErpDocumentType::item_journal},
+    {"payment", ErpDocumentType::payment},         {"general_journal", ErpDocumentType::general_journal},
 };
 
 constexpr std::pair<std::string_view, ErpPostingStatus> kErpPostingStatus[] = {
@@ -70,8 +75,7 @@ void read_erp_posting(Problems& p, const json& j, const std::string& path, ErpPo
     lr.finish();
   });
   r.finish();
-  if (!r.failed() && !e.posted_at &&
-      (e.status == ErpPostingStatus::posted || e.status == ErpPostingStatus::reversed))
+  if (!r.failed() && !e.posted_at && (e.status == ErpPostingStatus::posted || e.status == ErpPostingStatus::reversed))
     r.fail("posted_at", "required when status is posted or reversed");
 }
 

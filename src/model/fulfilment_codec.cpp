@@ -107,7 +107,9 @@ void read_refund(Problems& p, const json& j, const std::string& path, Refund& f)
 std::string_view to_string(ShipmentStatus s) noexcept {
   return detail::enum_name<ShipmentStatus>(detail::kShipmentStatus, s);
 }
-std::string_view to_string(ReturnStatus s) noexcept { return detail::enum_name<ReturnStatus>(detail::kReturnStatus, s); }
+std::string_view to_string(ReturnStatus s) noexcept {
+  return detail::enum_name<ReturnStatus>(detail::kReturnStatus, s);
+}
 
 template <>
 Result<Shipment> from_json<Shipment>(const nlohmann::json& j, std::string_view pointer) {
@@ -144,7 +146,8 @@ nlohmann::json to_json(const Return& r) {
   j["created_at"] = r.created_at.to_string();
   if (r.received_at) j["received_at"] = r.received_at->to_string();
   j["lines"] = detail::array_json(r.lines, [](const ReturnLine& l) {
-    nlohmann::json e{{"line_id", l.line_id}, {"sku", l.sku}, {"quantity", l.quantity.to_string()}, {"restock", l.restock}};
+    nlohmann::json e{
+        {"line_id", l.line_id}, {"sku", l.sku}, {"quantity", l.quantity.to_string()}, {"restock", l.restock}};
     detail::put(e, "reason", l.reason);
     detail::put(e, "location", l.location);
     return e;

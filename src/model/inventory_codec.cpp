@@ -9,9 +9,8 @@ namespace detail {
 namespace {
 
 constexpr std::pair<std::string_view, MovementKind> kMovementKind[] = {
-    {"sale", MovementKind::sale},         {"return", MovementKind::return_},
-    {"receipt", MovementKind::receipt},   {"transfer", MovementKind::transfer},
-    {"adjustment", MovementKind::adjustment}, {"count", MovementKind::count},
+    {"sale", MovementKind::sale},         {"return", MovementKind::return_},        {"receipt", MovementKind::receipt},
+    {"transfer", MovementKind::transfer}, {"adjustment", MovementKind::adjustment}, {"count", MovementKind::count},
 };
 
 void read_movement(Problems& p, const json& j, const std::string& path, InventoryMovement& m) {
@@ -67,7 +66,9 @@ void read_position(Problems& p, const json& j, const std::string& path, StockPos
 }  // namespace
 }  // namespace detail
 
-std::string_view to_string(MovementKind k) noexcept { return detail::enum_name<MovementKind>(detail::kMovementKind, k); }
+std::string_view to_string(MovementKind k) noexcept {
+  return detail::enum_name<MovementKind>(detail::kMovementKind, k);
+}
 
 template <>
 Result<InventoryMovement> from_json<InventoryMovement>(const nlohmann::json& j, std::string_view pointer) {

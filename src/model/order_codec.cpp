@@ -72,9 +72,8 @@ void read_order(Problems& p, const json& j, const std::string& path, Order& o) {
   r.string("location", o.location, StringKind::code);
   r.boolean("taxes_included", o.taxes_included, false);
   const Currency c = o.currency;
-  r.array("lines", o.lines, true, 1, [c](Problems& p2, const json& e, const std::string& at, OrderLine& l) {
-    read_order_line(p2, e, at, c, l);
-  });
+  r.array("lines", o.lines, true, 1,
+          [c](Problems& p2, const json& e, const std::string& at, OrderLine& l) { read_order_line(p2, e, at, c, l); });
   r.array("shipping_lines", o.shipping_lines, false, 0,
           [c](Problems& p2, const json& e, const std::string& at, ShippingLine& l) {
             read_shipping_line(p2, e, at, c, l);

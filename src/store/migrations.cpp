@@ -27,8 +27,7 @@ std::vector<Migration> load_embedded(std::string_view engine) {
                              " is not named NNNN_name.sql");
     out.push_back(Migration{*version, std::string(file.name), std::string(file.text)});
   }
-  std::sort(out.begin(), out.end(),
-            [](const Migration& a, const Migration& b) { return a.version < b.version; });
+  std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
   return out;
 }
 
@@ -94,21 +93,23 @@ struct Dialect {
 
 Dialect dialect_of(std::string_view engine) {
   if (engine == "postgres")
-    return {"CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version BIGINT PRIMARY KEY,"
-            " name TEXT NOT NULL,"
-            " checksum TEXT NOT NULL,"
-            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-            // One lock per schema, held until the transaction ends.
-            "SELECT pg_advisory_xact_lock(hashtext('trueup.schema_migrations.' || "
-            "coalesce(current_schema(), '')))"};
+    return {
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version BIGINT PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " checksum TEXT NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        // One lock per schema, held until the transaction ends.
+        "SELECT pg_advisory_xact_lock(hashtext('trueup.schema_migrations.' || "
+        "coalesce(current_schema(), '')))"};
   // BEGIN IMMEDIATE already holds SQLite's single write lock.
-  return {"CREATE TABLE IF NOT EXISTS schema_migrations ("
-          " version INTEGER PRIMARY KEY,"
-          " name TEXT NOT NULL,"
-          " checksum TEXT NOT NULL,"
-          " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
-          ""};
+  return {
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY,"
+      " name TEXT NOT NULL,"
+      " checksum TEXT NOT NULL,"
+      " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+      ""};
 }
 
 struct Applied {
@@ -142,10 +143,10 @@ Result<std::map<int, Applied>> read_applied(Transaction& tx) {
 }
 
 Error changed_file(const Migration& m, const Applied& a, const std::string& now) {
-  return make_error(Errc::checksum_mismatch,
-                    "migration " + m.name + " was changed after it was applied (recorded sha256 " +
-                        a.checksum + ", the file now has " + now +
-                        "); restore the original file and put the change in a new migration");
+  return make_error(Errc::checksum_mismatch, "migration " + m.name +
+                                                 " was changed after it was applied (recorded sha256 " + a.checksum +
+                                                 ", the file now has " + now +
+                                                 "); restore the original file and put the change in a new migration");
 }
 
 }  // namespace
@@ -154,8 +155,7 @@ Result<MigrationReport> run_migrations(Store& store, const std::vector<Migration
   std::vector<const Migration*> ordered;
   std::set<int> versions;
   for (const auto& m : migrations) {
-    if (m.version <= 0)
-      return make_error(Errc::invalid_argument, "migration " + m.name + " has no positive version");
+    if (m.version <= 0) return make_error(Errc::invalid_argument, "migration " + m.name + " has no positive version");
     if (!versions.insert(m.version).second)
       return make_error(Errc::invalid_argument,
                         "two migrations have version " + std::to_string(m.version) + " (" + m.name + ")");

@@ -66,15 +66,16 @@ class Listener final : public PgListener {
       connection_ = std::make_unique<pqxx::connection>(info_.conninfo);
       // Receivers issue LISTEN when the connection is idle; one round trip
       // makes sure they did before we report being connected.
-      for (const auto& c : settings_.channels) receivers_.push_back(std::make_unique<Receiver>(*connection_, c, on_notify_));
+      for (const auto& c : settings_.channels)
+        receivers_.push_back(std::make_unique<Receiver>(*connection_, c, on_notify_));
       pqxx::nontransaction tx(*connection_);
       tx.exec("SELECT 1");
     } catch (const std::exception& e) {
       receivers_.clear();
       connection_.reset();
       connected_ = false;
-      return make_error(Errc::unavailable, "cannot LISTEN on PostgreSQL at " + info_.redacted + ": " +
-                                               detail::scrub(e.what(), info_));
+      return make_error(Errc::unavailable,
+                        "cannot LISTEN on PostgreSQL at " + info_.redacted + ": " + detail::scrub(e.what(), info_));
     }
     connected_ = true;
     return Ok{};

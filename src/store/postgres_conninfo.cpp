@@ -103,7 +103,8 @@ std::vector<Span> keyword_password_spans(std::string_view s) {
       value.end = std::min(i, s.size());
       if (i < s.size()) ++i;
     } else {
-      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) i += (s[i] == '\\' && i + 1 < s.size()) ? 2 : 1;
+      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i])))
+        i += (s[i] == '\\' && i + 1 < s.size()) ? 2 : 1;
       value.end = std::min(i, s.size());
     }
     if (key == "password") spans.push_back(value);
@@ -199,8 +200,8 @@ Result<Conninfo> make_conninfo(const PostgresSettings& settings) {
   if (!has_param(info.conninfo, "application_name")) add_param(info.conninfo, "application_name", "trueup");
   if (!settings.schema.empty()) {
     if (!valid_schema(settings.schema))
-      return make_error(Errc::invalid_argument, "store.postgres.schema '" + settings.schema +
-                                                    "' must be lower-case letters, digits and '_'");
+      return make_error(Errc::invalid_argument,
+                        "store.postgres.schema '" + settings.schema + "' must be lower-case letters, digits and '_'");
     if (has_param(info.conninfo, "options"))
       return make_error(Errc::invalid_argument,
                         "store.postgres.url sets `options` and store.postgres.schema is set; set "

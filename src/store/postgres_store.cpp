@@ -40,8 +40,8 @@ Error current_failure(const Conninfo& info, std::string_view sql, bool& broken) 
     return make_error(Errc::unavailable, "postgres: connection lost: " + text(e) + where);
   } catch (const pqxx::in_doubt_error& e) {
     broken = true;
-    return make_error(Errc::unavailable, "postgres: connection lost during COMMIT, the outcome is unknown: " +
-                                             text(e) + where);
+    return make_error(Errc::unavailable,
+                      "postgres: connection lost during COMMIT, the outcome is unknown: " + text(e) + where);
   } catch (const pqxx::statement_completion_unknown& e) {
     broken = true;
     return make_error(Errc::unavailable, "postgres: statement outcome unknown: " + text(e) + where);
@@ -82,9 +82,11 @@ bool changes_rows(std::string_view sql) {
   // WITH ... INSERT/UPDATE/DELETE: a data-modifying CTE or main statement.
   for (std::string_view dml : {"INSERT", "UPDATE", "DELETE", "MERGE"}) {
     for (auto pos = upper.find(dml); pos != std::string::npos; pos = upper.find(dml, pos + 1)) {
-      const bool starts = pos == 0 || (!std::isalnum(static_cast<unsigned char>(upper[pos - 1])) && upper[pos - 1] != '_');
+      const bool starts =
+          pos == 0 || (!std::isalnum(static_cast<unsigned char>(upper[pos - 1])) && upper[pos - 1] != '_');
       const auto after = pos + dml.size();
-      const bool ends = after >= upper.size() || (!std::isalnum(static_cast<unsigned char>(upper[after])) && upper[after] != '_');
+      const bool ends =
+          after >= upper.size() || (!std::isalnum(static_cast<unsigned char>(upper[after])) && upper[after] != '_');
       if (starts && ends) return true;
     }
   }
@@ -262,8 +264,8 @@ Result<std::unique_ptr<Store>> open_postgres(const PostgresSettings& settings) {
                                                             info->redacted + ": " +
                                                             detail::scrub(detail::one_line(e.what()), *info));
     } catch (const std::exception& e) {
-      return make_error(Errc::unavailable, "cannot create schema " + settings.schema + " at " + info->redacted +
-                                               ": " + detail::scrub(detail::one_line(e.what()), *info));
+      return make_error(Errc::unavailable, "cannot create schema " + settings.schema + " at " + info->redacted + ": " +
+                                               detail::scrub(detail::one_line(e.what()), *info));
     }
   }
   return std::unique_ptr<Store>(std::make_unique<PostgresStore>(std::move(*info), std::move(*first), settings));

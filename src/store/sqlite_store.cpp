@@ -23,7 +23,7 @@ Error sqlite_error(int code, std::string_view what, std::string_view sql = {}) {
       break;
     case SQLITE_CONSTRAINT:
       errc = (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) ? Errc::already_exists
-                                                                                         : Errc::invalid_argument;
+                                                                                        : Errc::invalid_argument;
       break;
     case SQLITE_IOERR:
     case SQLITE_FULL:
@@ -75,7 +75,6 @@ class SqliteTransaction final : public detail::AbortOnErrorTransaction {
  public:
   explicit SqliteTransaction(sqlite3* db) : db_(db) {}
 
-
  private:
   Result<Rows> run(std::string_view sql, const std::vector<Param>& params) override {
     Rows out;
@@ -116,9 +115,8 @@ class SqliteTransaction final : public detail::AbortOnErrorTransaction {
       const char* name = sqlite3_bind_parameter_name(stmt, i);
       std::string_view n = name ? name : "?";
       std::size_t index = 0;
-      auto parsed = n.size() > 1 && n[0] == '$'
-                        ? std::from_chars(n.data() + 1, n.data() + n.size(), index)
-                        : std::from_chars_result{n.data(), std::errc::invalid_argument};
+      auto parsed = n.size() > 1 && n[0] == '$' ? std::from_chars(n.data() + 1, n.data() + n.size(), index)
+                                                : std::from_chars_result{n.data(), std::errc::invalid_argument};
       if (parsed.ec != std::errc{} || parsed.ptr != n.data() + n.size() || index == 0)
         return make_error(Errc::invalid_argument,
                           "sqlite: placeholder " + std::string(n) + " is not $1..$N" + quote_sql(sql));
@@ -148,9 +146,7 @@ class SqliteTransaction final : public detail::AbortOnErrorTransaction {
 
 class SqliteStore final : public detail::WorkerStore {
  public:
-  SqliteStore(sqlite3* db, std::size_t queue_capacity) : WorkerStore(queue_capacity), db_(db) {
-    start_workers(1);
-  }
+  SqliteStore(sqlite3* db, std::size_t queue_capacity) : WorkerStore(queue_capacity), db_(db) { start_workers(1); }
   ~SqliteStore() override { stop(); }
 
   std::string_view engine() const noexcept override { return "sqlite"; }

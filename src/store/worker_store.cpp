@@ -91,8 +91,7 @@ Status WorkerStore::ping() {
 }
 
 Result<MigrationReport> WorkerStore::migrate(const std::vector<Migration>& migrations) {
-  if (on_worker_thread())
-    return make_error(Errc::internal, "migrate called from inside a store Work");
+  if (on_worker_thread()) return make_error(Errc::internal, "migrate called from inside a store Work");
   return run_migrations(*this, migrations);
 }
 

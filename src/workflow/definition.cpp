@@ -41,9 +41,8 @@ std::string idempotency_key(std::string_view workflow_id, std::string_view step,
 }
 
 StepContext::StepContext(std::string workflow_id, std::string type, std::string correlation_key, std::string step,
-                         bool compensating, int attempt, int run, const nlohmann::json& input,
-                         nlohmann::json context, std::vector<Signal> signals, bool wait_timed_out, TimePoint now,
-                         TimePoint deadline)
+                         bool compensating, int attempt, int run, const nlohmann::json& input, nlohmann::json context,
+                         std::vector<Signal> signals, bool wait_timed_out, TimePoint now, TimePoint deadline)
     : workflow_id_(std::move(workflow_id)),
       type_(std::move(type)),
       correlation_key_(std::move(correlation_key)),

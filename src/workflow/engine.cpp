@@ -29,7 +29,9 @@ using store::Param;
 constexpr std::int64_t I(std::int64_t v) { return v; }
 Param opt_text(const std::optional<std::string>& v) { return v ? Param(*v) : Param(std::monostate{}); }
 // Not inlined: GCC 12 -O3 reports a false maybe-uninitialized through std::optional here.
-[[gnu::noinline]] Param opt_int(const std::optional<std::int64_t>& v) { return v ? Param(*v) : Param(std::monostate{}); }
+[[gnu::noinline]] Param opt_int(const std::optional<std::int64_t>& v) {
+  return v ? Param(*v) : Param(std::monostate{});
+}
 
 constexpr const char* kNonTerminal = "('pending', 'running', 'waiting', 'retrying', 'paused')";
 
@@ -76,8 +78,8 @@ constexpr const char* kSummaryColumns =
     "id, type, correlation_key, dedupe_key, state, phase, step_index, attempt, run, wait_signal, due_at, "
     "lease_owner, last_error, failed_step, created_at, updated_at, input, context";
 
-const std::array<State, 9> kStates = {State::pending,   State::running,     State::waiting,
-                                      State::retrying,  State::paused,      State::failed,
+const std::array<State, 9> kStates = {State::pending,     State::running,   State::waiting,
+                                      State::retrying,    State::paused,    State::failed,
                                       State::compensated, State::completed, State::cancelled};
 
 std::string plural(int n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
@@ -86,15 +88,24 @@ std::string plural(int n, const char* word) { return std::to_string(n) + " " + w
 
 std::string_view to_string(State s) noexcept {
   switch (s) {
-    case State::pending: return "pending";
-    case State::running: return "running";
-    case State::waiting: return "waiting";
-    case State::retrying: return "retrying";
-    case State::paused: return "paused";
-    case State::failed: return "failed";
-    case State::compensated: return "compensated";
-    case State::completed: return "completed";
-    case State::cancelled: return "cancelled";
+    case State::pending:
+      return "pending";
+    case State::running:
+      return "running";
+    case State::waiting:
+      return "waiting";
+    case State::retrying:
+      return "retrying";
+    case State::paused:
+      return "paused";
+    case State::failed:
+      return "failed";
+    case State::compensated:
+      return "compensated";
+    case State::completed:
+      return "completed";
+    case State::cancelled:
+      return "cancelled";
   }
   return "pending";
 }
@@ -161,7 +172,8 @@ struct Engine::Impl {
       : store(s), exceptions(e), registry(r), clock(c), settings(std::move(st)), postgres(detail::is_postgres(s)) {
     if (settings.instance_id.empty()) throw std::invalid_argument("workflow engine: instance_id must not be empty");
     if (settings.workers < 1) throw std::invalid_argument("workflow engine: workers must be at least 1");
-    if (settings.poll_interval.count() < 1) throw std::invalid_argument("workflow engine: poll_interval must be positive");
+    if (settings.poll_interval.count() < 1)
+      throw std::invalid_argument("workflow engine: poll_interval must be positive");
     if (settings.lease < milliseconds(1000)) throw std::invalid_argument("workflow engine: lease must be at least 1 s");
     if (settings.claim_batch < 1) throw std::invalid_argument("workflow engine: claim_batch must be at least 1");
     if (settings.step_log_limit < 1) throw std::invalid_argument("workflow engine: step_log_limit must be at least 1");
@@ -333,15 +345,13 @@ struct Engine::Impl {
   std::optional<Pending> run_step(Claimed w) {
     const WorkflowType* type = find_type(w.type);
     if (!type) {
-      release(w, now_ms() + 60000,
-              "workflow type " + w.type + " is not defined in instance " + settings.instance_id);
+      release(w, now_ms() + 60000, "workflow type " + w.type + " is not defined in instance " + settings.instance_id);
       return std::nullopt;
     }
     if (w.cancel_requested && w.phase == "forward") {
       // Cancelled while its holder was away: start compensating now.
-      auto s = store.transact([&](store::Transaction& tx) -> Status {
-        return begin_compensation_for_cancel(tx, w, *type);
-      });
+      auto s =
+          store.transact([&](store::Transaction& tx) -> Status { return begin_compensation_for_cancel(tx, w, *type); });
       if (!s) {
         log::warn("workflow: cancel failed", {{"workflow_id", w.id}, {"error", s.error().describe()}});
         return std::nullopt;
@@ -349,8 +359,9 @@ struct Engine::Impl {
       if (w.phase != "compensating") return std::nullopt;  // already cancelled
     }
     if (w.step_index < 0 || w.step_index >= static_cast<int>(type->steps.size())) {
-      release(w, now_ms() + 60000, "workflow is at step " + std::to_string(w.step_index) + " but type " + w.type +
-                                       " has " + std::to_string(type->steps.size()));
+      release(w, now_ms() + 60000,
+              "workflow is at step " + std::to_string(w.step_index) + " but type " + w.type + " has " +
+                  std::to_string(type->steps.size()));
       return std::nullopt;
     }
     const bool compensating = w.phase == "compensating";
@@ -380,8 +391,8 @@ struct Engine::Impl {
     std::vector<StepContext::Signal> signals;
     if (w.pending_signals > 0) {
       auto s = store.transact([&](store::Transaction& tx) -> Status {
-        auto r = tx.exec("SELECT id, name, payload FROM trueup_workflow_signal WHERE workflow_id = $1 ORDER BY id",
-                         {w.id});
+        auto r =
+            tx.exec("SELECT id, name, payload FROM trueup_workflow_signal WHERE workflow_id = $1 ORDER BY id", {w.id});
         if (!r) return std::move(r).error();
         for (const auto& row : r->rows)
           signals.push_back({detail::to_int(row[0]), detail::text_or(row[1]), detail::parse_json(row[2])});
@@ -398,9 +409,9 @@ struct Engine::Impl {
     if (!context.is_object()) context = json::object();
     const TimePoint started = clock.now();
     const bool timed_out = w.wait_until && epoch_ms(started) >= *w.wait_until;
-    auto ctx = std::make_unique<StepContext>(w.id, w.type, w.correlation_key, step.name, compensating,
-                                             w.attempt + 1, w.run, *input, std::move(context), std::move(signals),
-                                             timed_out, started, started + step.timeout);
+    auto ctx = std::make_unique<StepContext>(w.id, w.type, w.correlation_key, step.name, compensating, w.attempt + 1,
+                                             w.run, *input, std::move(context), std::move(signals), timed_out, started,
+                                             started + step.timeout);
     const StepFunction& fn = compensating ? step.compensate : step.run;
     const auto steady_start = std::chrono::steady_clock::now();
     StepResult result = StepResult::done();
@@ -414,11 +425,11 @@ struct Engine::Impl {
     const TimePoint finished = clock.now();
     observe_duration(w.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - steady_start).count());
     if (finished - started > step.timeout && result.kind() != StepResult::Kind::error)
-      result = StepResult::fail(make_error(Errc::timeout, "the step took longer than its timeout of " +
-                                                              std::to_string(step.timeout.count()) + " ms"));
+      result = StepResult::fail(make_error(
+          Errc::timeout, "the step took longer than its timeout of " + std::to_string(step.timeout.count()) + " ms"));
 
-    return Pending{std::move(w), type, &step, compensating, std::move(input), std::move(ctx), std::move(result),
-                   started, finished};
+    return Pending{std::move(w),      type,    &step,   compensating, std::move(input), std::move(ctx),
+                   std::move(result), started, finished};
   }
 
   // Records the outcomes of `batch` in one transaction (group commit); when
@@ -453,8 +464,7 @@ struct Engine::Impl {
       }
     }
     for (auto& p : batch) {
-      auto n = complete(p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started, p.finished,
-                        allow_inline);
+      auto n = complete(p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started, p.finished, allow_inline);
       if (n) next.push_back(std::move(*n));
     }
     return next;
@@ -474,8 +484,7 @@ struct Engine::Impl {
     auto attempt_once = [&](bool with_commits) {
       return store.transact([&](store::Transaction& tx) -> Status {
         c = Completion{};
-        return record(tx, c, w, type, step, compensating, ctx, result, started, finished, allow_inline,
-                      with_commits);
+        return record(tx, c, w, type, step, compensating, ctx, result, started, finished, allow_inline, with_commits);
       });
     };
     Status s = attempt_once(true);
@@ -516,8 +525,8 @@ struct Engine::Impl {
 
   // Records one step call's outcome inside `tx` (see complete()).
   Status record(store::Transaction& tx, Completion& c, const Claimed& w, const WorkflowType& type, const Step& step,
-                bool compensating, StepContext& ctx, const StepResult& result, TimePoint started,
-                TimePoint finished, bool allow_inline, bool with_commits) {
+                bool compensating, StepContext& ctx, const StepResult& result, TimePoint started, TimePoint finished,
+                bool allow_inline, bool with_commits) {
     auto cur = tx.exec(std::string("SELECT state, lease_token, cancel_requested, log_seq, had_exception, run, "
                                    "failed_step, last_error, pending_signals FROM trueup_workflow WHERE id = $1") +
                            (postgres ? " FOR UPDATE" : ""),
@@ -714,8 +723,7 @@ struct Engine::Impl {
     if (pending < 0) pending = 0;
 
     if (exception) {
-      if (auto s = open_failure_exception(tx, w, exception->first, exception->second, last_error.value_or(""));
-          !s)
+      if (auto s = open_failure_exception(tx, w, exception->first, exception->second, last_error.value_or("")); !s)
         return s;
       had_exception = true;
     } else if (state == "completed" && had_exception) {
@@ -779,9 +787,8 @@ struct Engine::Impl {
 
   // A claimed workflow whose cancel was requested while nobody held it.
   Status begin_compensation_for_cancel(store::Transaction& tx, Claimed& w, const WorkflowType& type) {
-    auto cur = tx.exec(std::string("SELECT lease_token FROM trueup_workflow WHERE id = $1") +
-                           (postgres ? " FOR UPDATE" : ""),
-                       {w.id});
+    auto cur = tx.exec(
+        std::string("SELECT lease_token FROM trueup_workflow WHERE id = $1") + (postgres ? " FOR UPDATE" : ""), {w.id});
     if (!cur) return std::move(cur).error();
     if (cur->rows.empty() || detail::to_int(cur->rows[0][0]) != w.token)
       return make_error(Errc::conflict, "lease lost");
@@ -905,8 +912,8 @@ struct Engine::Impl {
     s.state = parse_state(detail::text_or(r[4])).value_or(State::pending);
     s.phase = detail::text_or(r[5]);
     const int index = static_cast<int>(detail::to_int(r[6]));
-    if (const auto* t = find_type(s.type); t && !is_terminal(s.state) && index >= 0 &&
-                                            index < static_cast<int>(t->steps.size()))
+    if (const auto* t = find_type(s.type);
+        t && !is_terminal(s.state) && index >= 0 && index < static_cast<int>(t->steps.size()))
       s.current_step = t->steps[static_cast<std::size_t>(index)].name;
     s.attempt = static_cast<int>(detail::to_int(r[7]));
     s.run = static_cast<int>(detail::to_int(r[8], 1));
@@ -936,8 +943,8 @@ struct Engine::Impl {
   };
 
   Result<Row> lock_row(store::Transaction& tx, const std::string& id) {
-    auto r = tx.exec(std::string("SELECT ") + kSummaryColumns +
-                         ", lease_until FROM trueup_workflow WHERE id = $1" + (postgres ? " FOR UPDATE" : ""),
+    auto r = tx.exec(std::string("SELECT ") + kSummaryColumns + ", lease_until FROM trueup_workflow WHERE id = $1" +
+                         (postgres ? " FOR UPDATE" : ""),
                      {id});
     if (!r) return std::move(r).error();
     if (r->rows.empty()) return make_error(Errc::not_found, "no workflow with id " + id);
@@ -1072,9 +1079,8 @@ struct Engine::Impl {
 Engine::Engine(store::Store& store, ExceptionQueue& exceptions, metrics::Registry& registry, const Clock& clock,
                EngineSettings settings)
     : impl_(std::make_unique<Impl>(store, exceptions, registry, clock, std::move(settings))) {
-  exceptions.set_retry_handler("workflow", [this](store::Transaction& tx, const ExceptionRecord& e) {
-    return retry(tx, e.refers_to.id);
-  });
+  exceptions.set_retry_handler(
+      "workflow", [this](store::Transaction& tx, const ExceptionRecord& e) { return retry(tx, e.refers_to.id); });
 }
 
 Engine::~Engine() {
@@ -1127,8 +1133,8 @@ Result<Started> Engine::start(store::Transaction& tx, const std::string& type, c
   return Started{detail::text_or(existing->rows[0][0]), false};
 }
 
-Result<std::size_t> Engine::signal(store::Transaction& tx, const std::string& correlation_key,
-                                   const std::string& name, const nlohmann::json& payload) {
+Result<std::size_t> Engine::signal(store::Transaction& tx, const std::string& correlation_key, const std::string& name,
+                                   const nlohmann::json& payload) {
   if (correlation_key.empty() || name.empty())
     return make_error(Errc::invalid_argument, "a signal needs a correlation key and a name");
   auto& impl = *impl_;
@@ -1140,9 +1146,9 @@ Result<std::size_t> Engine::signal(store::Transaction& tx, const std::string& co
   const std::string text = payload.dump();
   for (const auto& r : ids->rows) {
     const std::string id = detail::text_or(r[0]);
-    auto i = tx.exec(
-        "INSERT INTO trueup_workflow_signal (workflow_id, name, payload, received_at) VALUES ($1, $2, $3, $4)",
-        {id, name, text, now});
+    auto i =
+        tx.exec("INSERT INTO trueup_workflow_signal (workflow_id, name, payload, received_at) VALUES ($1, $2, $3, $4)",
+                {id, name, text, now});
     if (!i) return std::move(i).error();
     // A waiting workflow becomes due now; one whose step is running finds the
     // signal when it records its outcome.
@@ -1229,7 +1235,7 @@ Result<WorkflowPage> Engine::list(const WorkflowFilter& filter) {
   params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
   sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
   return detail::query_page<WorkflowPage>(impl.store, sql, params, filter.limit,
-                                         [&impl](const store::Row& r) { return impl.summary_from_row(r); });
+                                          [&impl](const store::Row& r) { return impl.summary_from_row(r); });
 }
 
 Result<WorkflowDetail> Engine::get(const std::string& id) {

@@ -41,9 +41,7 @@ Result<ExceptionRecord> load(store::Transaction& tx, const std::string& id, bool
   return from_row(rows->rows[0]);
 }
 
-bool known_severity(const std::string& s) {
-  return s == "info" || s == "warning" || s == "error" || s == "critical";
-}
+bool known_severity(const std::string& s) { return s == "info" || s == "warning" || s == "error" || s == "critical"; }
 
 }  // namespace
 
@@ -75,9 +73,9 @@ ExceptionQueue::ExceptionQueue(store::Store& store, metrics::Registry& registry,
     : store_(store),
       registry_(registry),
       clock_(clock),
-      resolution_seconds_(registry.histogram(
-          "trueup_exception_resolution_seconds", "Time from opening an exception to its resolution (any kind)",
-          {60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400})) {}
+      resolution_seconds_(registry.histogram("trueup_exception_resolution_seconds",
+                                             "Time from opening an exception to its resolution (any kind)",
+                                             {60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400})) {}
 
 Result<Opened> ExceptionQueue::open(store::Transaction& tx, const ExceptionSpec& spec) {
   if (spec.kind.empty() || spec.refers_to.type.empty() || spec.refers_to.id.empty() || spec.reason.empty())
@@ -145,7 +143,7 @@ Result<ExceptionPage> ExceptionQueue::list(const ExceptionFilter& filter) {
   params.emplace_back(static_cast<std::int64_t>(filter.limit + 1));
   sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
   return detail::query_page<ExceptionPage>(store_, sql, params, filter.limit,
-                                          [](const store::Row& r) { return from_row(r); });
+                                           [](const store::Row& r) { return from_row(r); });
 }
 
 Result<ExceptionRecord> ExceptionQueue::get(const std::string& id) {
@@ -160,9 +158,8 @@ Result<ExceptionRecord> ExceptionQueue::get(const std::string& id) {
   return std::move(*out);
 }
 
-Result<ExceptionRecord> ExceptionQueue::close(const std::string& id, const std::string& by,
-                                              const std::string& reason, const std::string& resolution,
-                                              const std::string& state) {
+Result<ExceptionRecord> ExceptionQueue::close(const std::string& id, const std::string& by, const std::string& reason,
+                                              const std::string& resolution, const std::string& state) {
   if (by.empty() || reason.empty())
     return make_error(Errc::invalid_argument, "say who " + resolution + "s the exception and why");
   RetryHandler handler;
@@ -204,8 +201,7 @@ Result<ExceptionRecord> ExceptionQueue::close(const std::string& id, const std::
     return Ok{};
   });
   if (!s) return std::move(s).error();
-  resolution_seconds_.observe(
-      std::chrono::duration<double>(*out->resolved_at - out->opened_at).count());
+  resolution_seconds_.observe(std::chrono::duration<double>(*out->resolved_at - out->opened_at).count());
   return std::move(*out);
 }
 
@@ -219,8 +215,7 @@ Result<ExceptionRecord> ExceptionQueue::ignore(const std::string& id, const std:
   return close(id, by, reason, "ignore", "ignored");
 }
 
-Result<ExceptionRecord> ExceptionQueue::retry(const std::string& id, const std::string& by,
-                                              const std::string& reason) {
+Result<ExceptionRecord> ExceptionQueue::retry(const std::string& id, const std::string& by, const std::string& reason) {
   return close(id, by, reason, "retry", "resolved");
 }
 
@@ -237,8 +232,8 @@ Status ExceptionQueue::resolve_open(store::Transaction& tx, const std::string& k
     const auto opened_at = from_epoch_ms(detail::to_int(r[0]));
     resolution_seconds_.observe(std::chrono::duration<double>(now - opened_at).count());
     if (listener_) {
-      ExceptionChange change{false, detail::text_or(r[1]), kind, detail::text_or(r[2]), ref, reason, opened_at, now,
-                             by, "resolve"};
+      ExceptionChange change{
+          false, detail::text_or(r[1]), kind, detail::text_or(r[2]), ref, reason, opened_at, now, by, "resolve"};
       if (auto st = listener_(tx, change); !st) return st;
     }
   }

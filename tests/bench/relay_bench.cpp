@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "unit/messaging_test_support.hpp"
 #include "trueup/messaging/outbox.hpp"
 #include "trueup/messaging/relay.hpp"
+#include "unit/messaging_test_support.hpp"
 
 namespace trueup::messaging {
 namespace {
@@ -55,19 +55,18 @@ TEST(RelayBench, OutboxToKafkaEventsPerSecond) {
     for (int base = 0; base < events; base += 1000) {
       auto st = db->store->transact([&](store::Transaction& tx) -> Status {
         for (int i = base; i < std::min(events, base + 1000); ++i) {
-          nlohmann::json data{{"sku", "SKU-" + std::to_string(i % 500)}, {"location", "store-7"}, {"on_hand", i},
-                              {"available", i - 3}};
-          auto a = outbox.append(tx, OutboxEvent{"", topic, "SKU-" + std::to_string(i % 500),
-                                                 "com.trueup.stock.changed.v1", "/trueup/inventory", "", "",
-                                                 data.dump(), ""});
+          nlohmann::json data{
+              {"sku", "SKU-" + std::to_string(i % 500)}, {"location", "store-7"}, {"on_hand", i}, {"available", i - 3}};
+          auto a =
+              outbox.append(tx, OutboxEvent{"", topic, "SKU-" + std::to_string(i % 500), "com.trueup.stock.changed.v1",
+                                            "/trueup/inventory", "", "", data.dump(), ""});
           if (!a) return a.error();
         }
         return Ok{};
       });
       ASSERT_TRUE(st) << st.error().describe();
     }
-    const double seed_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - seed_start).count();
+    const double seed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - seed_start).count();
 
     metrics::Registry registry;
     RelaySettings settings;
@@ -82,9 +81,10 @@ TEST(RelayBench, OutboxToKafkaEventsPerSecond) {
       published += r->published;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("relay_bench: store=%s batch=%zu events=%d seconds=%.3f events_per_second=%.0f "
-                "(seeding via Outbox::append: %.0f events/s; target relay >= 50000/s)\n",
-                std::string(db->store->engine()).c_str(), batch, events, secs, events / secs, events / seed_s);
+    std::printf(
+        "relay_bench: store=%s batch=%zu events=%d seconds=%.3f events_per_second=%.0f "
+        "(seeding via Outbox::append: %.0f events/s; target relay >= 50000/s)\n",
+        std::string(db->store->engine()).c_str(), batch, events, secs, events / secs, events / seed_s);
     std::fflush(stdout);
   }
 }

@@ -57,8 +57,8 @@ Figures measure(test::TestDatabase& db, int workflows, int steps_per_workflow, i
   EXPECT_TRUE(engine.run());
   const bool done = test::eventually(
       [&] {
-        return db.scalar("SELECT COUNT(*) FROM trueup_workflow WHERE type = $1 AND state = 'completed'",
-                         {type_name}) == std::to_string(workflows);
+        return db.scalar("SELECT COUNT(*) FROM trueup_workflow WHERE type = $1 AND state = 'completed'", {type_name}) ==
+               std::to_string(workflows);
       },
       300s);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -68,9 +68,9 @@ Figures measure(test::TestDatabase& db, int workflows, int steps_per_workflow, i
 }
 
 void report(const char* db, int workflows, int steps, int workers, const Figures& f) {
-  std::cout << "[ figures  ] workflow_bench " << db << ": " << workflows << " workflows x " << steps
-            << " no-op steps, " << workers << " workers: " << static_cast<long>(f.steps_per_second)
-            << " steps/s (" << f.seconds << " s; target >= 5000)" << std::endl;
+  std::cout << "[ figures  ] workflow_bench " << db << ": " << workflows << " workflows x " << steps << " no-op steps, "
+            << workers << " workers: " << static_cast<long>(f.steps_per_second) << " steps/s (" << f.seconds
+            << " s; target >= 5000)" << std::endl;
 }
 
 void run_all(test::Db which, const char* name) {

@@ -6,9 +6,9 @@
 
 #include <atomic>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <iostream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -38,15 +38,18 @@ std::string sha256_of(const std::string& key) {
 void start_instance(Instance& inst, const std::string& name, const std::string& pg, const std::string& kafka) {
   if (inst.dir.empty()) inst.dir = make_temp_dir("trueup-core-");
   inst.port = free_port();
-  write_file(inst.dir + "/trueup.yaml",
-             "instance_id: " + name + "\nhttp:\n  port: " + std::to_string(inst.port) +
-                 "\n  access_log: false\n"
-                 "api:\n  keys:\n"
-                 "    - {name: operator, sha256: " + sha256_of(kOperateKey) + ", scope: operate}\n"
-                 "    - {name: dashboard, sha256: " + sha256_of(kReadKey) + ", scope: read}\n"
-                 "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
-                 "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
-                 "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n");
+  write_file(inst.dir + "/trueup.yaml", "instance_id: " + name + "\nhttp:\n  port: " + std::to_string(inst.port) +
+                                            "\n  access_log: false\n"
+                                            "api:\n  keys:\n"
+                                            "    - {name: operator, sha256: " +
+                                            sha256_of(kOperateKey) +
+                                            ", scope: operate}\n"
+                                            "    - {name: dashboard, sha256: " +
+                                            sha256_of(kReadKey) +
+                                            ", scope: read}\n"
+                                            "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
+                                            "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
+                                            "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n");
   inst.process = std::make_unique<Process>(
       std::vector<std::string>{trueup_binary(), "serve", "--config", inst.dir + "/trueup.yaml"},
       std::map<std::string, std::string>{{"E2E_PG", pg}, {"E2E_KAFKA", kafka}}, inst.dir);
@@ -68,10 +71,14 @@ void stop_instance(Instance& inst) {
 }
 
 std::string movement(const std::string& id, const std::string& sku, const std::string& delta) {
-  return json{{"movement_id", id},       {"kind", "sale"},
-              {"sku", sku},              {"location", "STORE-01"},
-              {"quantity_delta", delta}, {"occurred_at", "2026-11-26T10:00:00+01:00"},
-              {"source_system", "square"}, {"source_reference", "receipt-" + id}}
+  return json{{"movement_id", id},
+              {"kind", "sale"},
+              {"sku", sku},
+              {"location", "STORE-01"},
+              {"quantity_delta", delta},
+              {"occurred_at", "2026-11-26T10:00:00+01:00"},
+              {"source_system", "square"},
+              {"source_reference", "receipt-" + id}}
       .dump();
 }
 
@@ -130,8 +137,8 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
   ASSERT_TRUE(anon);
   EXPECT_EQ(anon->status, 401);
   EXPECT_EQ(anon->header("content-type"), "application/problem+json");
-  auto reader = client.request("POST", "/v1/inventory/movements", movement(run + "-x", "SKU-X", "-1"),
-                               {{"X-Api-Key", kReadKey}});
+  auto reader =
+      client.request("POST", "/v1/inventory/movements", movement(run + "-x", "SKU-X", "-1"), {{"X-Api-Key", kReadKey}});
   ASSERT_TRUE(reader);
   EXPECT_EQ(reader->status, 403);
   auto invalid = client.request("POST", "/v1/inventory/movements", R"({"movement_id":"x"})", operate);
@@ -150,7 +157,8 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
   EXPECT_EQ(replay->status, 202);
   EXPECT_EQ(replay->body, first->body);
   EXPECT_EQ(replay->header("idempotent-replayed"), "true");
-  auto reused = client.request("POST", "/v1/inventory/movements", "[" + movement(run + "-k2", "SKU-K", "-1") + "]", keyed);
+  auto reused =
+      client.request("POST", "/v1/inventory/movements", "[" + movement(run + "-k2", "SKU-K", "-1") + "]", keyed);
   ASSERT_TRUE(reused);
   EXPECT_EQ(reused->status, 422) << reused->body;
 
@@ -185,12 +193,15 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
 
   const std::string like = "'" + run + "-%'";
   const int total = kMovements + 1;  // plus the keyed one
-  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
-            std::to_string(total));
-  EXPECT_TRUE(eventually(pg,
-                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND type = 'inventory_movement'"
-                         " AND dedupe_key LIKE " + like,
-                         std::to_string(total)));
+  EXPECT_EQ(
+      psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
+      std::to_string(total));
+  EXPECT_TRUE(
+      eventually(pg,
+                 "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND type = 'inventory_movement'"
+                 " AND dedupe_key LIKE " +
+                     like,
+                 std::to_string(total)));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), std::to_string(total));
   // All outbox events published (relay leader on one of the instances).
   EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
@@ -295,12 +306,12 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
 
   const std::string like = "'" + run + "-%'";
   const std::string total = std::to_string(kMovements);
-  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
-            total);
+  EXPECT_EQ(
+      psql(pg, "SELECT count(*) FROM trueup_workflow WHERE type = 'inventory_movement' AND dedupe_key LIKE " + like),
+      total);
   // Work claimed by a killed instance is taken over when its lease (3 s) ends.
-  EXPECT_TRUE(eventually(pg,
-                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like,
-                         total));
+  EXPECT_TRUE(eventually(
+      pg, "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like, total));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), total);
   EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_exception WHERE state = 'open'"), open_before);
@@ -342,9 +353,9 @@ TEST(DurableCoreE2E, DatabaseDownMeans503AndNothingAcknowledgedIsLost) {
                                          "health:\n  check_interval: 200ms\n"
                                          "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
                                          "store:\n  postgres:\n    url: ${E2E_PG}\n    connect_timeout: 1s\n");
-  a.process = std::make_unique<Process>(
-      std::vector<std::string>{trueup_binary(), "serve", "--config", a.dir + "/trueup.yaml"},
-      std::map<std::string, std::string>{{"E2E_PG", pg}}, a.dir);
+  a.process =
+      std::make_unique<Process>(std::vector<std::string>{trueup_binary(), "serve", "--config", a.dir + "/trueup.yaml"},
+                                std::map<std::string, std::string>{{"E2E_PG", pg}}, a.dir);
   {
     HttpClient c("127.0.0.1", a.port);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -392,11 +403,11 @@ TEST(DurableCoreE2E, DatabaseDownMeans503AndNothingAcknowledgedIsLost) {
   const std::string like = "'" + run + "-%'";
   const std::string n = std::to_string(acknowledged.size());
   EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_inbox WHERE dedupe_key LIKE " + like, n));
-  EXPECT_TRUE(eventually(pg,
-                         "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like,
-                         n));
+  EXPECT_TRUE(
+      eventually(pg, "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like, n));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), n);
-  EXPECT_EQ(psql(pg, "SELECT (-sum(quantity_e5) / 100000)::bigint FROM inventory_ledger WHERE movement_id LIKE " + like), n);
+  EXPECT_EQ(
+      psql(pg, "SELECT (-sum(quantity_e5) / 100000)::bigint FROM inventory_ledger WHERE movement_id LIKE " + like), n);
   stop_instance(a);
 }
 
@@ -423,17 +434,17 @@ TEST(DurableCoreE2E, CrosswalkOverApiAndCommandLine) {
 
   const std::string csv_path = a.dir + "/map.csv";
   write_file(csv_path, "system,entity,external_id,canonical_id\nsquare,location," + ext + ",STORE-07\n");
-  auto imported = run_process({trueup_binary(), "crosswalk", "import", csv_path, "--url",
-                               "http://127.0.0.1:" + std::to_string(a.port)},
-                              {{"TRUEUP_API_KEY", kOperateKey}});
+  auto imported = run_process(
+      {trueup_binary(), "crosswalk", "import", csv_path, "--url", "http://127.0.0.1:" + std::to_string(a.port)},
+      {{"TRUEUP_API_KEY", kOperateKey}});
   EXPECT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_NE(imported.out.find("1 mappings written"), std::string::npos) << imported.out;
   EXPECT_EQ(psql(pg, "SELECT canonical_id FROM crosswalk WHERE system = 'square' AND external_id = '" + ext + "'"),
             "STORE-07");
   write_file(csv_path, "system,entity,external_id,canonical_id\nsquare,location\n");
-  auto broken = run_process({trueup_binary(), "crosswalk", "import", csv_path, "--url",
-                             "http://127.0.0.1:" + std::to_string(a.port)},
-                            {{"TRUEUP_API_KEY", kOperateKey}});
+  auto broken = run_process(
+      {trueup_binary(), "crosswalk", "import", csv_path, "--url", "http://127.0.0.1:" + std::to_string(a.port)},
+      {{"TRUEUP_API_KEY", kOperateKey}});
   EXPECT_EQ(broken.exit_code, 2);
   EXPECT_NE(broken.err.find("line 2"), std::string::npos) << broken.err;
 

@@ -79,21 +79,21 @@ TEST(ServeE2E, HealthReadinessMetricsEventAndCleanStop) {
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_EQ(metrics->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-  for (const char* name : {"trueup_build_info{", "process_resident_memory_bytes ", "process_cpu_seconds_total ",
-                           "process_open_fds ", "process_start_time_seconds ",
-                           "trueup_http_requests_total{route=\"/healthz\",status=\"2xx\"}",
-                           "trueup_http_requests_total{route=\"unmatched\",status=\"4xx\"} 1",
-                           "trueup_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1",
-                           "trueup_dependency_up{dependency=\"store\"} 1", "trueup_dependency_up{dependency=\"bus\"} 1"}) {
+  for (const char* name :
+       {"trueup_build_info{", "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
+        "process_start_time_seconds ", "trueup_http_requests_total{route=\"/healthz\",status=\"2xx\"}",
+        "trueup_http_requests_total{route=\"unmatched\",status=\"4xx\"} 1",
+        "trueup_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1",
+        "trueup_dependency_up{dependency=\"store\"} 1", "trueup_dependency_up{dependency=\"bus\"} 1"}) {
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
   }
   auto promtool = run_process({"promtool", "check", "metrics"}, {}, std::chrono::seconds(30), metrics->body);
   EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
 
   // The instance announced itself on the system topic; kcat reads it back.
-  auto kcat = run_process({"kcat", "-b", kafka, "-C", "-t", "trueup.system.v1", "-o", "beginning", "-e", "-q", "-f",
-                           "%k\t%h\t%s\n"},
-                          {}, std::chrono::seconds(60));
+  auto kcat = run_process(
+      {"kcat", "-b", kafka, "-C", "-t", "trueup.system.v1", "-o", "beginning", "-e", "-q", "-f", "%k\t%h\t%s\n"}, {},
+      std::chrono::seconds(60));
   ASSERT_EQ(kcat.exit_code, 0) << kcat.err;
   bool found = false;
   std::istringstream lines(kcat.out);
@@ -111,7 +111,8 @@ TEST(ServeE2E, HealthReadinessMetricsEventAndCleanStop) {
 
   // The running process registered itself in the store.
   auto instances = [&] {
-    auto q = run_process({"psql", pg, "-Atc", "SELECT count(*) FROM trueup_instance WHERE id LIKE '" + instance + "/%'"});
+    auto q =
+        run_process({"psql", pg, "-Atc", "SELECT count(*) FROM trueup_instance WHERE id LIKE '" + instance + "/%'"});
     EXPECT_EQ(q.exit_code, 0) << q.err;
     return q.out;
   };
@@ -212,24 +213,24 @@ TEST(ServeE2E, ConfigCheckNamesEveryBadKeyWithItsLine) {
   auto dir = make_temp_dir("trueup-e2e-");
   write_file(dir + "/broken.yaml",
              "log:\n"
-             "  level: loud\n"          // line 2
+             "  level: loud\n"  // line 2
              "http:\n"
-             "  port: 99999\n"          // line 4
-             "  max_conections: 10\n"   // line 5
+             "  port: 99999\n"         // line 4
+             "  max_conections: 10\n"  // line 5
              "store:\n"
              "  postgres:\n"
              "    url: postgresql://u:literal@h/db\n"  // line 8
              "bus:\n"
-             "  kafka: {}\n"            // line 10
-             "colour: blue\n");         // line 11
+             "  kafka: {}\n"     // line 10
+             "colour: blue\n");  // line 11
   auto r = run_process({trueup_binary(), "config", "check", dir + "/broken.yaml"});
   EXPECT_EQ(r.exit_code, 2);
   const std::string f = dir + "/broken.yaml";
-  for (const std::string& expected : std::vector<std::string>{f + ":2:10: log.level: expected one of", f + ":4:9: http.port: must be at most 65535",
-                                     f + ":5:3: http.max_conections: unknown key; did you mean 'max_connections'?",
-                                     f + ":8:10: store.postgres.url: secrets must not be written in the file",
-                                     f + ":10:10: bus.kafka.bootstrap_servers: required key is missing",
-                                     f + ":11:1: colour: unknown key"}) {
+  for (const std::string& expected : std::vector<std::string>{
+           f + ":2:10: log.level: expected one of", f + ":4:9: http.port: must be at most 65535",
+           f + ":5:3: http.max_conections: unknown key; did you mean 'max_connections'?",
+           f + ":8:10: store.postgres.url: secrets must not be written in the file",
+           f + ":10:10: bus.kafka.bootstrap_servers: required key is missing", f + ":11:1: colour: unknown key"}) {
     EXPECT_NE(r.err.find(expected), std::string::npos) << "missing: " << expected << "\n" << r.err;
   }
   EXPECT_NE(r.err.find("6 problem(s) found"), std::string::npos) << r.err;
@@ -245,8 +246,9 @@ TEST(ServeE2E, ConfigCheckNamesEveryBadKeyWithItsLine) {
 
 TEST(ServeE2E, ShippedConfigurationsValidate) {
   for (const char* name : {"dev.yaml", "production.yaml"}) {
-    auto r = run_process({trueup_binary(), "config", "check", source_dir() + "/config/" + name},
-                         {{"TRUEUP_PG_URL", "postgresql://u:p@localhost/db"}, {"TRUEUP_KAFKA_BOOTSTRAP", "localhost:9092"}});
+    auto r =
+        run_process({trueup_binary(), "config", "check", source_dir() + "/config/" + name},
+                    {{"TRUEUP_PG_URL", "postgresql://u:p@localhost/db"}, {"TRUEUP_KAFKA_BOOTSTRAP", "localhost:9092"}});
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
   }
 }

@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "unit/messaging_test_support.hpp"
 #include "trueup/messaging/outbox.hpp"
 #include "trueup/messaging/relay.hpp"
+#include "unit/messaging_test_support.hpp"
 
 namespace trueup::messaging {
 namespace {
@@ -25,9 +25,9 @@ void append_events(store::Store& s, const std::string& topic, int count, int key
       for (int i = base; i < std::min(count, base + 1000); ++i) {
         const int key = i % keys;
         nlohmann::json data{{"key", key}, {"n", next[key]++}};
-        auto a = outbox.append(tx, OutboxEvent{"", topic, "SKU-" + std::to_string(key), "com.trueup.test.v1",
-                                               "/trueup/test", "", "", data.dump(),
-                                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"});
+        auto a = outbox.append(
+            tx, OutboxEvent{"", topic, "SKU-" + std::to_string(key), "com.trueup.test.v1", "/trueup/test", "", "",
+                            data.dump(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"});
         if (!a) return a.error();
       }
       return Ok{};

@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "unit/messaging_test_support.hpp"
 #include "trueup/messaging/outbox.hpp"
 #include "trueup/messaging/relay.hpp"
 #include "trueup/store/pg_singleton.hpp"
+#include "unit/messaging_test_support.hpp"
 
 namespace trueup::messaging {
 namespace {
@@ -100,8 +100,8 @@ void append(store::Store& s, int from, int count, int keys) {
   auto st = s.transact([&](store::Transaction& tx) -> Status {
     for (int i = from; i < from + count; ++i) {
       nlohmann::json data{{"i", i}};
-      auto a = outbox.append(tx, OutboxEvent{"", "retail.lead.v1", "K" + std::to_string(i % keys), "t", "/s", "", "",
-                                             data.dump(), ""});
+      auto a = outbox.append(
+          tx, OutboxEvent{"", "retail.lead.v1", "K" + std::to_string(i % keys), "t", "/s", "", "", data.dump(), ""});
       if (!a) return a.error();
     }
     return Ok{};

@@ -124,8 +124,8 @@ TEST_F(WorkflowInstancesPg, ExpiredLeaseIsTakenOverAndTheLateOutcomeDiscarded) {
   a_thread.join();
 
   EXPECT_EQ(db_->scalar("SELECT state FROM trueup_workflow WHERE id = $1", {id}), "completed");
-  EXPECT_EQ(calls["one"], 1);    // a completed step never runs again
-  EXPECT_EQ(calls["two"], 2);    // A's hung call and B's
+  EXPECT_EQ(calls["one"], 1);  // a completed step never runs again
+  EXPECT_EQ(calls["two"], 2);  // A's hung call and B's
   EXPECT_EQ(calls["three"], 1);
   // Only recorded outcomes committed their writes: A's late "two" did not.
   EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM effects WHERE workflow_id = $1", {id}), "3");
@@ -174,8 +174,8 @@ TEST_F(WorkflowInstancesPg, TwoEnginesShareTheWorkWithoutDuplicates) {
     Engine& engine = batch % 2 == 0 ? a : b;
     auto s = store.transact([&](store::Transaction& tx) -> Status {
       for (int i = 0; i < 100; ++i) {
-        auto r = engine.start(tx, "noop", "c" + std::to_string(i), json::object(),
-                              "m" + std::to_string(batch * 100 + i));
+        auto r =
+            engine.start(tx, "noop", "c" + std::to_string(i), json::object(), "m" + std::to_string(batch * 100 + i));
         if (!r) return std::move(r).error();
       }
       return Ok{};
@@ -183,8 +183,7 @@ TEST_F(WorkflowInstancesPg, TwoEnginesShareTheWorkWithoutDuplicates) {
     ASSERT_TRUE(s) << s.error().describe();
   }
   EXPECT_TRUE(test::eventually([&] {
-    return db_->scalar("SELECT COUNT(*) FROM trueup_workflow WHERE state = 'completed'") ==
-           std::to_string(kWorkflows);
+    return db_->scalar("SELECT COUNT(*) FROM trueup_workflow WHERE state = 'completed'") == std::to_string(kWorkflows);
   })) << db_->scalar("SELECT COUNT(*) FROM trueup_workflow WHERE state = 'completed'");
   a.stop();
   b.stop();
@@ -251,10 +250,12 @@ TEST_F(WorkflowInstancesPg, ListenerDeliversNotifications) {
   ASSERT_TRUE(listener) << listener.error().describe();
   EXPECT_TRUE((*listener)->connected());
   db_->exec("SELECT pg_notify('trueup_test_channel', 'hello')");
-  EXPECT_TRUE(test::eventually([&] {
-    std::lock_guard lock(mutex);
-    return !payloads.empty();
-  }, 30s));
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return !payloads.empty();
+      },
+      30s));
   (*listener)->stop();
   std::lock_guard lock(mutex);
   ASSERT_EQ(payloads.size(), 1u);

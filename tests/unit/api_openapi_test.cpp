@@ -12,10 +12,9 @@ namespace {
 
 TEST(OpenApi, EveryServedRouteIsDescribedAndNothingElse) {
   auto dir = trueup::testing::make_temp_dir("trueup-openapi-");
-  auto loaded = config::load_text(daemon_schema(),
-                                  "http:\n  port: 0\napi:\n  allow_anonymous: true\nstore:\n  sqlite:\n    path: " + dir +
-                                      "/t.db\n",
-                                  "t.yaml");
+  auto loaded = config::load_text(
+      daemon_schema(),
+      "http:\n  port: 0\napi:\n  allow_anonymous: true\nstore:\n  sqlite:\n    path: " + dir + "/t.db\n", "t.yaml");
   ASSERT_TRUE(loaded.config);
   auto settings = daemon_settings(*loaded.config);
   ASSERT_TRUE(settings.ok());

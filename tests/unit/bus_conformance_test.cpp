@@ -319,11 +319,10 @@ TEST_P(BusConformance, EveryMessageGetsExactlyOneDeliveryReport) {
   std::vector<std::atomic<int>> reports(kMessages);
   std::vector<Result<Delivery>> results(kMessages, Result<Delivery>(Delivery{}));
   for (int i = 0; i < kMessages; ++i)
-    producer->produce(message(topic, "key-" + std::to_string(i % 17), std::to_string(i)),
-                      [&, i](Result<Delivery> r) {
-                        results[static_cast<std::size_t>(i)] = std::move(r);
-                        ++reports[static_cast<std::size_t>(i)];
-                      });
+    producer->produce(message(topic, "key-" + std::to_string(i % 17), std::to_string(i)), [&, i](Result<Delivery> r) {
+      results[static_cast<std::size_t>(i)] = std::move(r);
+      ++reports[static_cast<std::size_t>(i)];
+    });
   auto flushed = producer->flush(kSendTimeout);
   ASSERT_TRUE(flushed.ok()) << flushed.error().describe();
 

@@ -76,7 +76,8 @@ TEST(PartitionForKey, IsKafkaMurmur2) {
   };
   constexpr std::int32_t kMax = 0x7fffffff;
   for (const auto& [key, hash] : murmur2)
-    EXPECT_EQ(partition_for_key(key, kMax), static_cast<std::int32_t>(static_cast<std::uint32_t>(hash) & 0x7fffffffU) % kMax)
+    EXPECT_EQ(partition_for_key(key, kMax),
+              static_cast<std::int32_t>(static_cast<std::uint32_t>(hash) & 0x7fffffffU) % kMax)
         << key;
   EXPECT_EQ(partition_for_key("anything", 1), 0);
   EXPECT_EQ(partition_for_key("anything", 0), 0);

@@ -52,8 +52,8 @@ TEST(KafkaClient, BadPropertyValueIsRejected) {
 }
 
 TEST(KafkaClient, PropertiesThatBreakTheGuaranteesAreRejected) {
-  for (const char* key : {"enable.idempotence", "acks", "enable.auto.commit", "group.id", "partitioner",
-                          "bootstrap.servers"}) {
+  for (const char* key :
+       {"enable.idempotence", "acks", "enable.auto.commit", "group.id", "partitioner", "bootstrap.servers"}) {
     auto s = nowhere();
     s.properties[key] = "x";
     auto bus = open_kafka(s);

@@ -14,7 +14,8 @@ TEST(ConfigReference, EveryKeyIsDocumented) {
   ASSERT_FALSE(doc.empty());
   auto paths = daemon_schema()->key_paths();
   ASSERT_GT(paths.size(), 30u);
-  for (const auto& p : paths) EXPECT_NE(doc.find("`" + p + "`"), std::string::npos) << p << " is not in docs/configuration.md";
+  for (const auto& p : paths)
+    EXPECT_NE(doc.find("`" + p + "`"), std::string::npos) << p << " is not in docs/configuration.md";
 }
 
 TEST(ConfigReference, DevConfigurationValidates) {

@@ -43,17 +43,17 @@ TEST(ConfigSchema, DefaultsApplyWhenKeysAreAbsent) {
 
 TEST(ConfigSchema, ReportsEveryProblemWithLineColumnAndPath) {
   const std::string yaml =
-      "name: x\n"              // 1
-      "http:\n"                // 2
-      "  port: 70000\n"        // 3  out of bounds
+      "name: x\n"                // 1
+      "http:\n"                  // 2
+      "  port: 70000\n"          // 3  out of bounds
       "  timeout: 10 seconds\n"  // 4  bad duration
-      "  acess_log: true\n"    // 5  unknown key (typo)
-      "  format: xml\n"        // 6  bad choice
-      "db:\n"                  // 7  url missing
-      "  properties: {a: b}\n" // 8
-      "topics:\n"              // 9
-      "  - partitions: 0\n"    // 10 name missing, partitions < 1
-      "extra: 1\n";            // 11 unknown top-level key
+      "  acess_log: true\n"      // 5  unknown key (typo)
+      "  format: xml\n"          // 6  bad choice
+      "db:\n"                    // 7  url missing
+      "  properties: {a: b}\n"   // 8
+      "topics:\n"                // 9
+      "  - partitions: 0\n"      // 10 name missing, partitions < 1
+      "extra: 1\n";              // 11 unknown top-level key
   auto r = load_text(test_schema(), yaml, "bad.yaml");
   EXPECT_FALSE(r.config);
   std::vector<std::string> lines;
@@ -108,7 +108,8 @@ TEST(ConfigSchema, SecretsComeFromEnvironmentOrFilesNeverLiterals) {
 
 TEST(ConfigSchema, EnvironmentExpansionInPlainValuesWithFallback) {
   ::setenv("TRUEUP_TEST_PORT", "9090", 1);
-  auto r = load_text(test_schema(), "http:\n  port: ${TRUEUP_TEST_PORT}\nname: ${TRUEUP_TEST_NOPE:-fallback}\n", "t.yaml");
+  auto r =
+      load_text(test_schema(), "http:\n  port: ${TRUEUP_TEST_PORT}\nname: ${TRUEUP_TEST_NOPE:-fallback}\n", "t.yaml");
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->root().section("http").integer("port"), 9090);
   EXPECT_EQ(r.config->root().string("name"), "fallback");

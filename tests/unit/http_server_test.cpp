@@ -126,8 +126,9 @@ TEST_F(HttpServerTest, ConnectionLimitAnswers503) {
   auto r = second.get("/hello");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
-  EXPECT_EQ(registry_.counter("trueup_http_connections_rejected_total",
-                              "Connections refused because http.max_connections was reached.")
+  EXPECT_EQ(registry_
+                .counter("trueup_http_connections_rejected_total",
+                         "Connections refused because http.max_connections was reached.")
                 .value(),
             1.0);
 }
@@ -141,7 +142,8 @@ TEST_F(HttpServerTest, DrainFinishesInFlightRequestsAndClosesIdleOnes) {
     return c.get("/slow");
   });
   slow_started_.wait();
-  std::future<bool> drained = std::async(std::launch::async, [this] { return server_->drain(std::chrono::seconds(30)); });
+  std::future<bool> drained =
+      std::async(std::launch::async, [this] { return server_->drain(std::chrono::seconds(30)); });
   // Drain has begun once the listener refuses new connections.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {

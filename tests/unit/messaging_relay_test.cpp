@@ -19,8 +19,7 @@ using namespace std::chrono_literals;
 
 // Appends `count` events spread over `keys` keys; data holds the key and the
 // event's number within its key.
-void append_events(store::Store& s, Outbox& outbox, const std::string& topic, int count, int keys,
-                   int per_tx = 200) {
+void append_events(store::Store& s, Outbox& outbox, const std::string& topic, int count, int keys, int per_tx = 200) {
   std::map<int, int> next;
   for (int base = 0; base < count; base += per_tx) {
     auto st = s.transact([&](store::Transaction& tx) -> Status {
@@ -109,9 +108,8 @@ TEST_F(RelayTest, PublishesEveryEventOnceInKeyOrderWithCloudEventsHeaders) {
   relay.start();
   append_events(store(), outbox, "retail.test.v1", 2000, 10);
   relay.notify();
-  ASSERT_TRUE(test::eventually([&] {
-    return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0;
-  }));
+  ASSERT_TRUE(test::eventually(
+      [&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0; }));
   relay.stop();
 
   auto consumer = bus->consumer("g", {"retail.test.v1"});
@@ -178,7 +176,8 @@ TEST_F(RelayTest, OnlyTheLeaderPublishes) {
   Outbox outbox(store(), clock_.clock());
   append_events(store(), outbox, "t", 5, 1);
   std::atomic<bool> leading{false};
-  Relay relay(store(), producer, registry_, RelaySettings{}, [&] { return leading.load(); }, clock_.clock());
+  Relay relay(
+      store(), producer, registry_, RelaySettings{}, [&] { return leading.load(); }, clock_.clock());
   auto r = relay.publish_batch();
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->leader);

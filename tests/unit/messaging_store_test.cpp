@@ -62,10 +62,16 @@ TEST_P(MessagingStore, InboxRecordsOnceAndRecognisesDuplicates) {
   EXPECT_NE(other_source->id, first->id);
 
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_inbox"), 2);
-  EXPECT_EQ(registry_.counter("trueup_inbox_messages_total", "Inbound messages recorded as new in the inbox",
-                              {{"source", "shopify"}}).value(), 1.0);
-  EXPECT_EQ(registry_.counter("trueup_inbox_duplicates_total", "Inbound messages recognised as duplicates",
-                              {{"source", "shopify"}}).value(), 1.0);
+  EXPECT_EQ(registry_
+                .counter("trueup_inbox_messages_total", "Inbound messages recorded as new in the inbox",
+                         {{"source", "shopify"}})
+                .value(),
+            1.0);
+  EXPECT_EQ(registry_
+                .counter("trueup_inbox_duplicates_total", "Inbound messages recognised as duplicates",
+                         {{"source", "shopify"}})
+                .value(),
+            1.0);
   const auto text = registry_.render();
   EXPECT_NE(text.find("trueup_inbox_duplicates_total{source=\"shopify\"} 1"), std::string::npos) << text;
 }
@@ -153,9 +159,9 @@ TEST_P(MessagingStore, OutboxAppendsInSequenceWithGeneratedIds) {
   for (int tx_no = 0; tx_no < 3; ++tx_no) {
     auto s = store().transact([&](store::Transaction& tx) -> Status {
       for (int i = 0; i < 3; ++i) {
-        auto a = outbox.append(tx, OutboxEvent{"", "retail.inventory.v1", "SKU-1", "com.trueup.stock.changed.v1",
-                                               "/trueup/inventory", "SKU-1", "", "{\"n\":" + std::to_string(i) + "}",
-                                               ""});
+        auto a =
+            outbox.append(tx, OutboxEvent{"", "retail.inventory.v1", "SKU-1", "com.trueup.stock.changed.v1",
+                                          "/trueup/inventory", "SKU-1", "", "{\"n\":" + std::to_string(i) + "}", ""});
         if (!a) return a.error();
         appended.push_back(*a);
       }
@@ -242,8 +248,8 @@ TEST_P(IdempotencyTest, NewThenInFlightThenCompletedReplay) {
   ASSERT_TRUE(other_scope);
   EXPECT_TRUE(std::holds_alternative<idempotency::New>(*other_scope));
 
-  StoredResponse response{201, {{"Content-Type", "application/json"}, {"Location", "/v1/orders/1"}},
-                          std::string("{\"id\":1}\0\xff", 10)};
+  StoredResponse response{
+      201, {{"Content-Type", "application/json"}, {"Location", "/v1/orders/1"}}, std::string("{\"id\":1}\0\xff", 10)};
   // A transaction that fails after complete() leaves the key in flight.
   ASSERT_FALSE(complete(k, claim, response, /*fail_after=*/true));
   auto still = k.begin("key-1", "api-key-7", kFp);

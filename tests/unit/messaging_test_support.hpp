@@ -86,9 +86,7 @@ class ManualClock {
  public:
   ManualClock() : now_(std::chrono::system_clock::now().time_since_epoch().count()) {}
   Clock clock() {
-    return [this] {
-      return std::chrono::system_clock::time_point(std::chrono::system_clock::duration(now_.load()));
-    };
+    return [this] { return std::chrono::system_clock::time_point(std::chrono::system_clock::duration(now_.load())); };
   }
   void advance(std::chrono::system_clock::duration d) { now_ += d.count(); }
 
@@ -118,13 +116,14 @@ inline std::int64_t query_int(store::Store& s, const std::string& sql, const std
 // The raw bytes of `table`.payload for row `id` (BYTEA on PostgreSQL).
 inline std::string read_payload(store::Store& s, const std::string& table, std::int64_t id) {
   const bool pg = s.engine() == "postgres";
-  auto v = query_one(s, std::string("SELECT ") + (pg ? "encode(payload, 'hex')" : "payload") + " FROM " + table +
-                            " WHERE id = $1",
-                     {id});
+  auto v = query_one(
+      s, std::string("SELECT ") + (pg ? "encode(payload, 'hex')" : "payload") + " FROM " + table + " WHERE id = $1",
+      {id});
   if (!v) return {};
   if (!pg) return *v;
   std::string out;
-  for (std::size_t i = 0; i + 1 < v->size(); i += 2) out.push_back(static_cast<char>(std::stoi(v->substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < v->size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(v->substr(i, 2), nullptr, 16)));
   return out;
 }
 

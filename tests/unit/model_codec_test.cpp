@@ -137,21 +137,25 @@ TEST(ModelCodec, StrictRejectionNamesThePath) {
       {"null optional", 0, [](json& j) { j["location"] = nullptr; }, "/location: omit the member instead of null"},
       {"id as number", 0, [](json& j) { j["external_reference"] = 9223372036854775807LL; },
        "/external_reference: expected an identifier string"},
-      {"sku with control char", 0, [](json& j) { j["lines"][0]["sku"] = "A\tB"; }, "/lines/0/sku: expected an identifier"},
-      {"sku with trailing space", 0, [](json& j) { j["lines"][0]["sku"] = "AB "; }, "/lines/0/sku: expected an identifier"},
+      {"sku with control char", 0, [](json& j) { j["lines"][0]["sku"] = "A\tB"; },
+       "/lines/0/sku: expected an identifier"},
+      {"sku with trailing space", 0, [](json& j) { j["lines"][0]["sku"] = "AB "; },
+       "/lines/0/sku: expected an identifier"},
       {"empty lines", 0, [](json& j) { j["lines"] = json::array(); }, "/lines: expected at least 1 element"},
       {"lines not array", 0, [](json& j) { j["lines"] = json::object(); }, "/lines: expected an array"},
       {"line not object", 0, [](json& j) { j["lines"][1] = "x"; }, "/lines/1: expected an object"},
       {"bad status", 0, [](json& j) { j["status"] = "Shipped"; }, "/status: expected one of: pending open"},
       {"bad currency", 0, [](json& j) { j["currency"] = "usd"; }, "/currency: \"usd\" is not an ISO 4217"},
       {"bad channel code", 0, [](json& j) { j["channel"] = "shopify us"; }, "/channel: expected a code string"},
-      {"quantity float", 0, [](json& j) { j["lines"][0]["quantity"] = 2.0; }, "/lines/0/quantity: expected a decimal string"},
+      {"quantity float", 0, [](json& j) { j["lines"][0]["quantity"] = 2.0; },
+       "/lines/0/quantity: expected a decimal string"},
       {"quantity 6 decimals", 0, [](json& j) { j["lines"][0]["quantity"] = "0.000001"; },
        "/lines/0/quantity: \"0.000001\" has more than 5 decimals"},
       {"timestamp without offset", 0, [](json& j) { j["placed_at"] = "2026-03-01T10:15:00"; },
        "/placed_at: \"2026-03-01T10:15:00\" is not an RFC 3339 timestamp"},
       {"timestamp bad date", 0, [](json& j) { j["placed_at"] = "2026-02-30T10:15:00Z"; }, "/placed_at: "},
-      {"boolean as string", 0, [](json& j) { j["taxes_included"] = "false"; }, "/taxes_included: expected true or false"},
+      {"boolean as string", 0, [](json& j) { j["taxes_included"] = "false"; },
+       "/taxes_included: expected true or false"},
       {"tender money float", 0, [](json& j) { j["tenders"][0]["amount"] = 49.11; },
        "/tenders/0/amount: expected a decimal string"},
       {"key escaping", 0, [](json& j) { j["lines"][0]["a/b~c"] = 1; }, "/lines/0/a~1b~0c: unknown member"},
@@ -166,19 +170,23 @@ TEST(ModelCodec, StrictRejectionNamesThePath) {
        "/to_location: allowed only when kind is transfer"},
       {"transfer without to_location", 8, [](json& j) { j.erase("to_location"); },
        "/to_location: required when kind is transfer"},
-      {"transfer to itself", 8, [](json& j) { j["to_location"] = "WH-EAST"; }, "/to_location: must differ from location"},
+      {"transfer to itself", 8, [](json& j) { j["to_location"] = "WH-EAST"; },
+       "/to_location: must differ from location"},
       {"transfer negative", 8, [](json& j) { j["quantity_delta"] = "-1"; },
        "/quantity_delta: must be positive when kind is transfer"},
-      {"count with delta", 9, [](json& j) { j["quantity_delta"] = "1"; }, "/quantity_delta: not allowed when kind is count"},
+      {"count with delta", 9, [](json& j) { j["quantity_delta"] = "1"; },
+       "/quantity_delta: not allowed when kind is count"},
       {"count negative", 9, [](json& j) { j["counted_quantity"] = "-1"; }, "/counted_quantity: must not be negative"},
       {"refund line money float", 6, [](json& j) { j["lines"][0]["amount"] = 12.345; },
        "/lines/0/amount: expected a decimal string"},
-      {"KWD too precise", 6, [](json& j) { j["total"] = "12.3456"; }, "/total: \"12.3456\" has more decimals than KWD allows (3)"},
+      {"KWD too precise", 6, [](json& j) { j["total"] = "12.3456"; },
+       "/total: \"12.3456\" has more decimals than KWD allows (3)"},
       {"posted without posted_at", 12, [](json& j) { j.erase("posted_at"); },
        "/posted_at: required when status is posted or reversed"},
       {"settlement amount overflow", 11, [](json& j) { j["amount"] = "9223372036854775808"; },
        "/amount: \"9223372036854775808\" is out of range for JPY"},
-      {"port out of range", 15, [](json& j) { j["http_port"] = 70000; }, "/http_port: expected an integer from 0 to 65535"},
+      {"port out of range", 15, [](json& j) { j["http_port"] = 70000; },
+       "/http_port: expected an integer from 0 to 65535"},
   };
   const auto all = samples::all();
   for (const auto& c : cases) {
@@ -227,10 +235,10 @@ TEST(ModelTimestamp, KeepsOffsetAndComparesByInstant) {
   EXPECT_EQ(Timestamp::parse("2024-02-29T23:59:59.5-00:30")->to_utc_string(), "2024-03-01T00:29:59.500Z");
   EXPECT_EQ(Timestamp::parse("2026-01-01T00:00:00+00:00")->to_string(), "2026-01-01T00:00:00Z");
   EXPECT_EQ(Timestamp::parse("2026-01-01T00:00:00.1234Z")->to_string(), "2026-01-01T00:00:00.123400Z");
-  for (const char* bad : {"", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z", "2025-02-29T00:00:00Z",
-                          "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T23:59:60Z",
-                          "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00.1234567891Z", "2026-01-01T00:00:00+24:00",
-                          "2026-01-01T00:00:00+0100", "2026-01-01T00:00:00Z ", "0000-01-01T00:00:00Z"}) {
+  for (const char* bad :
+       {"", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z", "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T23:59:60Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00.1234567891Z",
+        "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00+0100", "2026-01-01T00:00:00Z ", "0000-01-01T00:00:00Z"}) {
     EXPECT_FALSE(Timestamp::parse(bad).ok()) << bad;
   }
 }

@@ -185,8 +185,8 @@ TEST(ModelSchemaContract, EverySchemaFileIsUsedAndAsyncApiNamesEveryEvent) {
     EXPECT_NE(yaml.find(std::string(spec.topic)), std::string::npos) << spec.topic;
     EXPECT_NE(yaml.find("schemas/" + std::string(spec.schema)), std::string::npos) << spec.schema;
   }
-  for (const char* header : {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
-                             "content-type", "traceparent"})
+  for (const char* header :
+       {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "content-type", "traceparent"})
     EXPECT_NE(yaml.find(header), std::string::npos) << header;
 }
 

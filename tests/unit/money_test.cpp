@@ -26,10 +26,9 @@ TEST(Currency, TableIsSortedUniqueAndHasKnownExponents) {
     EXPECT_GE(c.exponent, 0);
     EXPECT_LE(c.exponent, 4);
   }
-  const std::pair<const char*, int> expected[] = {{"JPY", 0}, {"KRW", 0}, {"CLP", 0}, {"ISK", 0}, {"USD", 2},
-                                                  {"EUR", 2}, {"GBP", 2}, {"KWD", 3}, {"BHD", 3}, {"JOD", 3},
-                                                  {"OMR", 3}, {"TND", 3}, {"IQD", 3}, {"LYD", 3}, {"CLF", 4},
-                                                  {"UYW", 4}};
+  const std::pair<const char*, int> expected[] = {
+      {"JPY", 0}, {"KRW", 0}, {"CLP", 0}, {"ISK", 0}, {"USD", 2}, {"EUR", 2}, {"GBP", 2}, {"KWD", 3},
+      {"BHD", 3}, {"JOD", 3}, {"OMR", 3}, {"TND", 3}, {"IQD", 3}, {"LYD", 3}, {"CLF", 4}, {"UYW", 4}};
   for (const auto& [code, exponent] : expected) EXPECT_EQ(cur(code).exponent(), exponent) << code;
 }
 

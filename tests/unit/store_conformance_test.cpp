@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -137,8 +137,9 @@ class StoreConformance : public ::testing::TestWithParam<Engine> {
 
 std::vector<Migration> two_migrations() {
   return {
-      {1, "0001_widgets.sql", "CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\n"
-                              "INSERT INTO widgets (id, name) VALUES (1, 'first');\n"},
+      {1, "0001_widgets.sql",
+       "CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\n"
+       "INSERT INTO widgets (id, name) VALUES (1, 'first');\n"},
       {2, "0002_gadgets.sql", "CREATE TABLE gadgets (id BIGINT PRIMARY KEY);"},
   };
 }
@@ -251,10 +252,11 @@ TEST_P(StoreConformance, CommitPersists) {
   auto other = open();
   ASSERT_NE(other, nullptr);
   Result<Rows> rows = make_error(Errc::internal, "not run");
-  ASSERT_TRUE(other->transact([&](Transaction& tx) -> Status {
-                      rows = tx.exec("SELECT total_minor FROM orders WHERE id = $1", {std::int64_t{7}});
-                      return Ok{};
-                    })
+  ASSERT_TRUE(other
+                  ->transact([&](Transaction& tx) -> Status {
+                    rows = tx.exec("SELECT total_minor FROM orders WHERE id = $1", {std::int64_t{7}});
+                    return Ok{};
+                  })
                   .ok());
   ASSERT_TRUE(rows.ok()) << rows.error().describe();
   ASSERT_EQ(rows->rows.size(), 1u);
@@ -304,7 +306,8 @@ TEST_P(StoreConformance, IgnoredExecErrorStillAbortsTheTransaction) {
 TEST_P(StoreConformance, DuplicateKeyIsAlreadyExists) {
   run("CREATE TABLE orders (id BIGINT PRIMARY KEY)");
   run("INSERT INTO orders (id) VALUES (1)");
-  auto s = store_->transact([](Transaction& tx) { return exec_ok(tx, "INSERT INTO orders (id) VALUES ($1)", {std::int64_t{1}}); });
+  auto s = store_->transact(
+      [](Transaction& tx) { return exec_ok(tx, "INSERT INTO orders (id) VALUES ($1)", {std::int64_t{1}}); });
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::already_exists) << s.error().describe();
 }
@@ -338,8 +341,7 @@ TEST_P(StoreConformance, ParamsOfEveryTypeRoundTrip) {
   auto s = store_->transact([&](Transaction& tx) -> Status {
     for (const auto& c : cases) {
       // Placeholders out of order of appearance, one of them used twice.
-      auto r = tx.exec("INSERT INTO params (s, i, id, d, n) VALUES ($4, $2, $1, $3, $5)",
-                       {c.id, c.i, c.d, c.s, c.n});
+      auto r = tx.exec("INSERT INTO params (s, i, id, d, n) VALUES ($4, $2, $1, $3, $5)", {c.id, c.i, c.d, c.s, c.n});
       if (!r) return std::move(r).error();
     }
     return Ok{};
@@ -390,10 +392,10 @@ TEST_P(StoreConformance, AffectedCountsChangedRowsOnly) {
   run("CREATE TABLE stock (sku TEXT PRIMARY KEY, qty BIGINT NOT NULL)");
   std::vector<std::int64_t> affected;
   auto s = store_->transact([&](Transaction& tx) -> Status {
-    for (auto sql : {"INSERT INTO stock (sku, qty) VALUES ('a', 1), ('b', 2), ('c', 3)",
-                     "UPDATE stock SET qty = qty + 1 WHERE qty >= 2", "SELECT sku FROM stock",
-                     "CREATE TABLE other (id BIGINT)", "DELETE FROM stock WHERE sku = 'a'",
-                     "UPDATE stock SET qty = 0 WHERE sku = 'none'"}) {
+    for (auto sql :
+         {"INSERT INTO stock (sku, qty) VALUES ('a', 1), ('b', 2), ('c', 3)",
+          "UPDATE stock SET qty = qty + 1 WHERE qty >= 2", "SELECT sku FROM stock", "CREATE TABLE other (id BIGINT)",
+          "DELETE FROM stock WHERE sku = 'a'", "UPDATE stock SET qty = 0 WHERE sku = 'none'"}) {
       auto r = tx.exec(sql);
       if (!r) return std::move(r).error();
       affected.push_back(r->affected);
@@ -644,7 +646,8 @@ class PostgresStoreTest : public ::testing::Test {
   void TearDown() override {
     auto store = open(1);
     if (store)
-      (void)store->transact([&](Transaction& tx) { return exec_ok(tx, "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
+      (void)store->transact(
+          [&](Transaction& tx) { return exec_ok(tx, "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
   }
 
   std::unique_ptr<Store> open(int pool_size) {
@@ -756,8 +759,7 @@ TEST_F(PostgresStoreTest, ConcurrentMigratorsApplyEachFileOnce) {
   for (int i = 0; i < kMigrators; ++i) stores.push_back(open(1));
   std::vector<std::thread> threads;
   std::vector<std::optional<Result<MigrationReport>>> reports(kMigrators);
-  for (int i = 0; i < kMigrators; ++i)
-    threads.emplace_back([&, i] { reports[i].emplace(stores[i]->migrate(ms)); });
+  for (int i = 0; i < kMigrators; ++i) threads.emplace_back([&, i] { reports[i].emplace(stores[i]->migrate(ms)); });
   for (auto& t : threads) t.join();
 
   std::size_t applied = 0;

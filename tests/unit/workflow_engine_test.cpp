@@ -110,16 +110,17 @@ TEST_P(WorkflowEngineTest, RetryableFailuresThenSuccessCompletes) {
   int calls = 0;
   std::vector<int> attempts;
   std::vector<std::string> keys;
-  engine().define({"flaky", {step("call_erp",
-                                      [&](StepContext& ctx) -> StepResult {
-                                        ++calls;
-                                        attempts.push_back(ctx.attempt());
-                                        keys.push_back(ctx.idempotency_key());
-                                        if (calls <= 3) return make_error(Errc::unavailable, "ERP answered 503");
-                                        ctx.context()["posted"] = true;
-                                        return StepResult::done();
-                                      }),
-                                 step("after", noop)}});
+  engine().define({"flaky",
+                   {step("call_erp",
+                         [&](StepContext& ctx) -> StepResult {
+                           ++calls;
+                           attempts.push_back(ctx.attempt());
+                           keys.push_back(ctx.idempotency_key());
+                           if (calls <= 3) return make_error(Errc::unavailable, "ERP answered 503");
+                           ctx.context()["posted"] = true;
+                           return StepResult::done();
+                         }),
+                    step("after", noop)}});
   const auto id = start("flaky");
 
   EXPECT_EQ(run_due(), 1u);
@@ -157,14 +158,13 @@ TEST_P(WorkflowEngineTest, RetryableFailuresThenSuccessCompletes) {
 TEST_P(WorkflowEngineTest, ExhaustedRetriesCompensateAndOpenAnException) {
   settings_.retry_overrides["give_up.call"] = RetryPolicy{10ms, 2.0, 1s, 3};
   std::vector<std::string> undone;
-  engine().define({"give_up", {step("reserve", noop,
-                                        [&](StepContext& ctx) {
-                                          undone.push_back(ctx.step());
-                                          return StepResult::done();
-                                        }),
-                                   step("call", [](StepContext&) -> StepResult {
-                                     return make_error(Errc::timeout, "no answer");
-                                   })}});
+  engine().define({"give_up",
+                   {step("reserve", noop,
+                         [&](StepContext& ctx) {
+                           undone.push_back(ctx.step());
+                           return StepResult::done();
+                         }),
+                    step("call", [](StepContext&) -> StepResult { return make_error(Errc::timeout, "no answer"); })}});
   const auto id = start("give_up");
   for (int i = 0; i < 5; ++i) {
     run_due();
@@ -186,11 +186,11 @@ TEST_P(WorkflowEngineTest, PermanentFailureCompensatesInReverseAndOpensOneExcept
     keys.push_back(ctx.idempotency_key());
     return StepResult::done();
   };
-  engine().define({"order_sync", {step("reserve_stock", noop, undo), step("no_undo", noop),
-                                      step("post_invoice", noop, undo),
-                                      step("notify_erp", [](StepContext&) -> StepResult {
-                                        return make_error(Errc::invalid_argument, "ERP rejected the SKU ABC-1");
-                                      })}});
+  engine().define({"order_sync",
+                   {step("reserve_stock", noop, undo), step("no_undo", noop), step("post_invoice", noop, undo),
+                    step("notify_erp", [](StepContext&) -> StepResult {
+                      return make_error(Errc::invalid_argument, "ERP rejected the SKU ABC-1");
+                    })}});
   const auto id = start("order_sync", "order-42");
   run_due();
 
@@ -220,13 +220,11 @@ TEST_P(WorkflowEngineTest, PermanentFailureCompensatesInReverseAndOpensOneExcept
 
 TEST_P(WorkflowEngineTest, FailingCompensationEndsFailedWithACriticalException) {
   settings_.retry_overrides["bad_undo"] = RetryPolicy{10ms, 1.0, 10ms, 2};
-  engine().define({"bad_undo", {step("a", noop,
-                                         [](StepContext&) -> StepResult {
-                                           return make_error(Errc::unavailable, "cannot release stock");
-                                         }),
-                                    step("b", [](StepContext&) -> StepResult {
-                                      return make_error(Errc::invalid_argument, "bad order");
-                                    })}});
+  engine().define(
+      {"bad_undo",
+       {step("a", noop,
+             [](StepContext&) -> StepResult { return make_error(Errc::unavailable, "cannot release stock"); }),
+        step("b", [](StepContext&) -> StepResult { return make_error(Errc::invalid_argument, "bad order"); })}});
   const auto id = start("bad_undo");
   run_due();
   clock_.advance(1s);
@@ -244,12 +242,10 @@ TEST_P(WorkflowEngineTest, RetryThroughAdminApiAfterTheCauseIsRemovedCompletes) 
   bool broken = true;
   std::vector<std::string> keys;
   engine().define({"fixable", {step("first", noop, noop), step("second", [&](StepContext& ctx) -> StepResult {
-                                                             keys.push_back(ctx.idempotency_key());
-                                                             if (broken)
-                                                               return make_error(Errc::invalid_argument,
-                                                                                 "location L9 is not mapped");
-                                                             return StepResult::done();
-                                                           })}});
+                                 keys.push_back(ctx.idempotency_key());
+                                 if (broken) return make_error(Errc::invalid_argument, "location L9 is not mapped");
+                                 return StepResult::done();
+                               })}});
   const auto id = start("fixable");
   run_due();
   EXPECT_EQ(state(id), State::compensated);
@@ -312,23 +308,25 @@ TEST_P(WorkflowEngineTest, RetryThroughTheExceptionQueue) {
 TEST_P(WorkflowEngineTest, OnCommitWritesAreAtomicWithStepCompletion) {
   db_->exec("CREATE TABLE wf_outbox_test (workflow_id TEXT NOT NULL, note TEXT NOT NULL)");
   int calls = 0;
-  engine().define({"atomic", {step("emit", [&](StepContext& ctx) -> StepResult {
-                                ++calls;
-                                ctx.context()["calls"] = calls;
-                                const std::string id = ctx.workflow_id();
-                                ctx.on_commit([id](store::Transaction& tx) -> Status {
-                                  auto r = tx.exec("INSERT INTO wf_outbox_test VALUES ($1, 'event')", {id});
-                                  if (!r) return std::move(r).error();
-                                  return Ok{};
-                                });
-                                if (calls == 1) {
-                                  ctx.on_commit([](store::Transaction&) -> Status {
-                                    return make_error(Errc::unavailable, "outbox full");
-                                  });
-                                }
-                                return StepResult::done();
-                              }),
-                              step("next", noop)}});
+  engine().define({"atomic",
+                   {step("emit",
+                         [&](StepContext& ctx) -> StepResult {
+                           ++calls;
+                           ctx.context()["calls"] = calls;
+                           const std::string id = ctx.workflow_id();
+                           ctx.on_commit([id](store::Transaction& tx) -> Status {
+                             auto r = tx.exec("INSERT INTO wf_outbox_test VALUES ($1, 'event')", {id});
+                             if (!r) return std::move(r).error();
+                             return Ok{};
+                           });
+                           if (calls == 1) {
+                             ctx.on_commit([](store::Transaction&) -> Status {
+                               return make_error(Errc::unavailable, "outbox full");
+                             });
+                           }
+                           return StepResult::done();
+                         }),
+                    step("next", noop)}});
   const auto id = start("atomic");
   EXPECT_EQ(run_due(), 1u);
   // The failing write rolled back the step's completion and its other write.
@@ -350,19 +348,19 @@ TEST_P(WorkflowEngineTest, OnCommitWritesAreAtomicWithStepCompletion) {
 
 TEST_P(WorkflowEngineTest, AFailingOnCommitInAGroupCommitAffectsOnlyItsOwnStep) {
   db_->exec("CREATE TABLE wf_outbox_test (workflow_id TEXT NOT NULL)");
-  engine().define({"grouped", {step("emit", [&](StepContext& ctx) -> StepResult {
-                     const std::string id = ctx.workflow_id();
-                     const bool fail = ctx.input().value("fail", false) && ctx.attempt() == 1;
-                     ctx.on_commit([id, fail](store::Transaction& tx) -> Status {
-                       // A failing SQL write aborts the whole group transaction.
-                       auto r = tx.exec(fail ? "INSERT INTO no_such_table VALUES ($1)"
-                                             : "INSERT INTO wf_outbox_test VALUES ($1)",
-                                        {id});
-                       if (!r) return std::move(r).error();
-                       return Ok{};
-                     });
-                     return StepResult::done();
-                   })}});
+  engine().define(
+      {"grouped", {step("emit", [&](StepContext& ctx) -> StepResult {
+         const std::string id = ctx.workflow_id();
+         const bool fail = ctx.input().value("fail", false) && ctx.attempt() == 1;
+         ctx.on_commit([id, fail](store::Transaction& tx) -> Status {
+           // A failing SQL write aborts the whole group transaction.
+           auto r =
+               tx.exec(fail ? "INSERT INTO no_such_table VALUES ($1)" : "INSERT INTO wf_outbox_test VALUES ($1)", {id});
+           if (!r) return std::move(r).error();
+           return Ok{};
+         });
+         return StepResult::done();
+       })}});
   const auto ok1 = start("grouped", "a", json{{"fail", false}});
   const auto bad = start("grouped", "b", json{{"fail", true}});
   const auto ok2 = start("grouped", "c", json{{"fail", false}});
@@ -406,15 +404,17 @@ TEST_P(WorkflowEngineTest, StartDeduplicatesAndJoinsTheCallersTransaction) {
 
 TEST_P(WorkflowEngineTest, SignalWakesAWaitingWorkflow) {
   std::vector<bool> timed_out;
-  engine().define({"await_erp", {step("wait_confirmation", [&](StepContext& ctx) -> StepResult {
-                                   timed_out.push_back(ctx.wait_timed_out());
-                                   if (auto s = ctx.signal("erp_confirmed")) {
-                                     ctx.context()["erp_document"] = (*s)["document"];
-                                     return StepResult::done();
-                                   }
-                                   return StepResult::wait_for_signal("erp_confirmed");
-                                 }),
-                                 step("after", noop)}});
+  engine().define({"await_erp",
+                   {step("wait_confirmation",
+                         [&](StepContext& ctx) -> StepResult {
+                           timed_out.push_back(ctx.wait_timed_out());
+                           if (auto s = ctx.signal("erp_confirmed")) {
+                             ctx.context()["erp_document"] = (*s)["document"];
+                             return StepResult::done();
+                           }
+                           return StepResult::wait_for_signal("erp_confirmed");
+                         }),
+                    step("after", noop)}});
   const auto id = start("await_erp", "order-9");
   EXPECT_EQ(run_due(), 1u);
   auto d = get(id);
@@ -441,11 +441,12 @@ TEST_P(WorkflowEngineTest, SignalWakesAWaitingWorkflow) {
 }
 
 TEST_P(WorkflowEngineTest, SignalArrivingBeforeTheWaitIsKept) {
-  engine().define({"early", {step("prepare", [&](StepContext&) -> StepResult { return StepResult::done(); }),
-                             step("wait", [&](StepContext& ctx) -> StepResult {
-                               if (ctx.signal("shipped")) return StepResult::done();
-                               return StepResult::wait_for_signal("shipped");
-                             })}});
+  engine().define({"early",
+                   {step("prepare", [&](StepContext&) -> StepResult { return StepResult::done(); }),
+                    step("wait", [&](StepContext& ctx) -> StepResult {
+                      if (ctx.signal("shipped")) return StepResult::done();
+                      return StepResult::wait_for_signal("shipped");
+                    })}});
   const auto id = start("early", "order-3");
   EXPECT_EQ(test::signal(engine(), db_->store(), "order-3", "shipped", json::object()), 1u);
   run_due();
@@ -487,14 +488,14 @@ TEST_P(WorkflowEngineTest, SignalTimeoutRunsTheStepAgain) {
 TEST_P(WorkflowEngineTest, TimersRunTheStepAtTheirTime) {
   TimePoint woke{};
   engine().define({"timer", {step("settle_later", [&](StepContext& ctx) -> StepResult {
-                               if (!ctx.context().contains("wake_at")) {
-                                 const auto at = ctx.now() + 1h;
-                                 ctx.context()["wake_at"] = epoch_ms(at);
-                                 return StepResult::sleep_until(at);
-                               }
-                               woke = ctx.now();
-                               return StepResult::done();
-                             })}});
+                     if (!ctx.context().contains("wake_at")) {
+                       const auto at = ctx.now() + 1h;
+                       ctx.context()["wake_at"] = epoch_ms(at);
+                       return StepResult::sleep_until(at);
+                     }
+                     woke = ctx.now();
+                     return StepResult::done();
+                   })}});
   const auto id = start("timer");
   const auto t0 = clock_.now();
   run_due();
@@ -527,15 +528,16 @@ TEST_P(WorkflowEngineTest, StepLongerThanItsTimeoutCountsAsATimeout) {
 
 TEST_P(WorkflowEngineTest, PauseResumeAndCancel) {
   std::vector<std::string> undone;
-  engine().define({"operable", {step("reserve", noop,
-                                         [&](StepContext& ctx) {
-                                           undone.push_back(ctx.step());
-                                           return StepResult::done();
-                                         }),
-                                    step("await", [](StepContext& ctx) -> StepResult {
-                                      if (ctx.signal("go")) return StepResult::done();
-                                      return StepResult::wait_for_signal("go");
-                                    })}});
+  engine().define({"operable",
+                   {step("reserve", noop,
+                         [&](StepContext& ctx) {
+                           undone.push_back(ctx.step());
+                           return StepResult::done();
+                         }),
+                    step("await", [](StepContext& ctx) -> StepResult {
+                      if (ctx.signal("go")) return StepResult::done();
+                      return StepResult::wait_for_signal("go");
+                    })}});
   const auto a = start("operable", "order-a");
   const auto b = start("operable", "order-b");
   run_due();
@@ -675,8 +677,7 @@ TEST_P(WorkflowEngineTest, MetricsCountStepsAndRefreshStateGauges) {
   run_due();
   ASSERT_TRUE(engine().refresh_metrics());
   const auto text = registry_.render();
-  EXPECT_NE(text.find("trueup_workflow_steps_total{type=\"measured\",outcome=\"done\"} 1"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("trueup_workflow_steps_total{type=\"measured\",outcome=\"done\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("trueup_workflow_steps_total{type=\"measured\",outcome=\"failed\"} 1"), std::string::npos);
   EXPECT_NE(text.find("trueup_workflows{state=\"compensated\"} 1"), std::string::npos);
   EXPECT_NE(text.find("trueup_workflows{state=\"completed\"} 0"), std::string::npos);
@@ -691,14 +692,16 @@ TEST_P(WorkflowEngineTest, WorkerThreadsRunWorkflows) {
   settings_.poll_interval = 50ms;
   Engine threaded(db_->store(), *exceptions_, registry_, system, settings_);
   std::atomic<int> calls{0};
-  threaded.define({"threaded", {step("a", [&](StepContext&) {
-                                   ++calls;
-                                   return StepResult::done();
-                                 }),
-                                 step("b", [&](StepContext&) {
-                                   ++calls;
-                                   return StepResult::done();
-                                 })}});
+  threaded.define({"threaded",
+                   {step("a",
+                         [&](StepContext&) {
+                           ++calls;
+                           return StepResult::done();
+                         }),
+                    step("b", [&](StepContext&) {
+                      ++calls;
+                      return StepResult::done();
+                    })}});
   ASSERT_TRUE(threaded.run());
   for (int i = 0; i < 50; ++i) test::start(threaded, db_->store(), "threaded", "c", json::object(), std::to_string(i));
   EXPECT_TRUE(test::eventually(

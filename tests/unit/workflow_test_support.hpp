@@ -128,8 +128,8 @@ inline Started start(Engine& engine, store::Store& store, const std::string& typ
   return out;
 }
 
-inline std::size_t signal(Engine& engine, store::Store& store, const std::string& correlation,
-                          const std::string& name, const nlohmann::json& payload) {
+inline std::size_t signal(Engine& engine, store::Store& store, const std::string& correlation, const std::string& name,
+                          const nlohmann::json& payload) {
   std::size_t out = 0;
   auto s = store.transact([&](store::Transaction& tx) -> Status {
     auto r = engine.signal(tx, correlation, name, payload);

@@ -9,9 +9,9 @@
 // Thread-safety: immutable after construction.
 
 #include <optional>
-#include <variant>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "trueup/http/message.hpp"
@@ -24,8 +24,8 @@ std::string_view scope_name(Scope s);
 std::optional<Scope> parse_scope(std::string_view text);
 
 struct ApiKey {
-  std::string name;         // who holds it, for logs and "resolved by"
-  std::string sha256_hex;   // 64 lower-case hex digits
+  std::string name;        // who holds it, for logs and "resolved by"
+  std::string sha256_hex;  // 64 lower-case hex digits
   Scope scope = Scope::read;
 };
 

@@ -44,9 +44,9 @@ struct SystemApi {
   workflow::Engine& engine;
   workflow::ExceptionQueue& exceptions;
   crosswalk::Crosswalk& crosswalk;
-  std::string event_source;                 // ce_source of intake events
-  std::size_t max_batch = 1000;             // items per intake request
-  std::function<void()> after_commit;       // wakes the relay and the engine
+  std::string event_source;            // ce_source of intake events
+  std::size_t max_batch = 1000;        // items per intake request
+  std::function<void()> after_commit;  // wakes the relay and the engine
 };
 
 // Registers every /v1 route. `api` must outlive the router's use.

@@ -42,7 +42,7 @@ struct Header {
 
 struct Message {
   std::string topic;
-  std::string key;     // partition key: messages with one key keep their order
+  std::string key;  // partition key: messages with one key keep their order
   std::string value;
   std::vector<Header> headers;
   std::int32_t partition = -1;  // set on consumed messages
@@ -123,7 +123,7 @@ class Bus {
 };
 
 struct KafkaSettings {
-  std::string bootstrap_servers;                 // host:port[,host:port]
+  std::string bootstrap_servers;  // host:port[,host:port]
   std::string client_id = "trueup";
   // Extra librdkafka properties (security.protocol, sasl.*, ...). Unknown
   // keys are rejected; keys that would break the guarantees above

@@ -24,16 +24,16 @@
 namespace trueup::config {
 
 enum class Type {
-  string,       // text; ${ENV} expanded
-  secret,       // text from ${ENV} or file:/path only; redacted in logs
-  integer,      // 64-bit; min/max apply
-  boolean,      // true/false
-  duration,     // "250ms", "10s", "5m", "1h"; min/max apply in milliseconds
-  choice,       // one of `choices`
-  string_map,   // mapping of text to text (values may be ${ENV} or file:)
-  string_list,  // sequence of text
-  section,      // mapping with declared children
-  section_list, // sequence of sections with declared children
+  string,        // text; ${ENV} expanded
+  secret,        // text from ${ENV} or file:/path only; redacted in logs
+  integer,       // 64-bit; min/max apply
+  boolean,       // true/false
+  duration,      // "250ms", "10s", "5m", "1h"; min/max apply in milliseconds
+  choice,        // one of `choices`
+  string_map,    // mapping of text to text (values may be ${ENV} or file:)
+  string_list,   // sequence of text
+  section,       // mapping with declared children
+  section_list,  // sequence of sections with declared children
 };
 
 std::string_view type_name(Type t);
@@ -47,7 +47,7 @@ struct Key {
   std::optional<std::int64_t> min;           // integer value or duration in ms
   std::optional<std::int64_t> max;
   std::vector<std::string> choices;
-  std::vector<Key> children;                 // section, section_list
+  std::vector<Key> children;  // section, section_list
 };
 
 // Builders that read like the schema they declare.
@@ -61,8 +61,8 @@ Key choice(std::string name, std::vector<std::string> choices, std::string defau
 
 struct Diagnostic {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based
   std::string path;  // e.g. store.postgres.pool_size
   std::string message;
   // "trueup.yaml:12:5: store.postgres.pool_size: must be at most 64 (got 100)"
@@ -131,8 +131,8 @@ class Config {
 };
 
 struct LoadResult {
-  std::optional<Config> config;           // set when there are no diagnostics
-  std::vector<Diagnostic> diagnostics;    // every problem found
+  std::optional<Config> config;         // set when there are no diagnostics
+  std::vector<Diagnostic> diagnostics;  // every problem found
 };
 
 // Validates YAML text; `file` names it in diagnostics.

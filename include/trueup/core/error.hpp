@@ -15,16 +15,16 @@ namespace trueup {
 
 enum class Errc {
   ok = 0,
-  unavailable,       // the peer (store, bus, remote API) cannot be reached now
-  timeout,           // the operation did not finish in time
-  overloaded,        // a bounded queue or pool is full
-  conflict,          // concurrent modification, serialization failure
-  not_found,         // the thing asked for does not exist
-  invalid_argument,  // the caller sent something malformed
-  already_exists,    // a create collided with an existing entity
-  checksum_mismatch, // stored data disagrees with what it must be (e.g. migrations)
-  unsupported,       // not built or not configured
-  internal,          // a bug or an unexpected state
+  unavailable,        // the peer (store, bus, remote API) cannot be reached now
+  timeout,            // the operation did not finish in time
+  overloaded,         // a bounded queue or pool is full
+  conflict,           // concurrent modification, serialization failure
+  not_found,          // the thing asked for does not exist
+  invalid_argument,   // the caller sent something malformed
+  already_exists,     // a create collided with an existing entity
+  checksum_mismatch,  // stored data disagrees with what it must be (e.g. migrations)
+  unsupported,        // not built or not configured
+  internal,           // a bug or an unexpected state
 };
 
 const std::error_category& trueup_category() noexcept;
@@ -57,7 +57,7 @@ struct Ok {};
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const noexcept { return v_.index() == 0; }

@@ -47,8 +47,8 @@ struct Mapping {
 
 struct ParkedMessage {
   std::int64_t id = 0;
-  Key key;                 // the identifier that was not known
-  std::string source;      // who replays it
+  Key key;             // the identifier that was not known
+  std::string source;  // who replays it
   std::string content_type;
   std::string payload;
   std::string parked_at;

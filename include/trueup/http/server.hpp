@@ -25,8 +25,8 @@ namespace trueup::http {
 
 struct ServerSettings {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 8080;             // 0 picks a free port
-  int threads = 0;                       // 0 = one per core
+  std::uint16_t port = 8080;  // 0 picks a free port
+  int threads = 0;            // 0 = one per core
   std::size_t max_connections = 1024;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
@@ -34,7 +34,7 @@ struct ServerSettings {
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
-  bool access_log = true;                // one log line per request
+  bool access_log = true;  // one log line per request
 };
 
 class Server {

@@ -35,10 +35,10 @@
 namespace trueup::messaging {
 
 struct InboxMessage {
-  std::string source;        // connector or API name: "shopify", "api"
-  std::string dedupe_key;    // the source's event/delivery id, else content_dedupe_key()
-  std::string content_type;  // "application/json"
-  std::string payload;       // the raw bytes as received (any bytes)
+  std::string source;                                   // connector or API name: "shopify", "api"
+  std::string dedupe_key;                               // the source's event/delivery id, else content_dedupe_key()
+  std::string content_type;                             // "application/json"
+  std::string payload;                                  // the raw bytes as received (any bytes)
   std::chrono::system_clock::time_point received_at{};  // default: the clock's now
 };
 

@@ -23,14 +23,14 @@
 namespace trueup::messaging {
 
 struct OutboxEvent {
-  std::string id;       // ce_id; a UUIDv4 is generated when empty
-  std::string topic;    // "retail.inventory.v1"
-  std::string key;      // partition key (SKU, order id): events of one key keep their order
-  std::string type;     // ce_type "com.trueup.stock.changed.v1"
-  std::string source;   // ce_source "/trueup/inventory"
-  std::string subject;  // ce_subject, optional
-  std::string time;     // ce_time, RFC 3339 UTC; the clock's now when empty
-  std::string data;     // JSON text (checked to be JSON)
+  std::string id;           // ce_id; a UUIDv4 is generated when empty
+  std::string topic;        // "retail.inventory.v1"
+  std::string key;          // partition key (SKU, order id): events of one key keep their order
+  std::string type;         // ce_type "com.trueup.stock.changed.v1"
+  std::string source;       // ce_source "/trueup/inventory"
+  std::string subject;      // ce_subject, optional
+  std::string time;         // ce_time, RFC 3339 UTC; the clock's now when empty
+  std::string data;         // JSON text (checked to be JSON)
   std::string traceparent;  // W3C traceparent, optional
 };
 

@@ -55,14 +55,14 @@
 namespace trueup::messaging {
 
 struct RelaySettings {
-  std::string instance = "trueup";                 // names this relay in log lines
-  std::size_t batch_size = 500;                    // events per pass
-  std::chrono::milliseconds poll_interval{200};    // for other instances' appends
-  std::chrono::milliseconds retry_backoff{1000};   // after a failed pass
-  std::chrono::milliseconds delivery_timeout{60000};  // per batch; unreported events count as failed
+  std::string instance = "trueup";                         // names this relay in log lines
+  std::size_t batch_size = 500;                            // events per pass
+  std::chrono::milliseconds poll_interval{200};            // for other instances' appends
+  std::chrono::milliseconds retry_backoff{1000};           // after a failed pass
+  std::chrono::milliseconds delivery_timeout{60000};       // per batch; unreported events count as failed
   std::chrono::seconds retention{std::chrono::hours(24)};  // published rows are deleted after this
   std::chrono::milliseconds cleanup_interval{60000};
-  std::size_t cleanup_batch = 10000;               // rows deleted per cleanup statement
+  std::size_t cleanup_batch = 10000;  // rows deleted per cleanup statement
   std::chrono::milliseconds gauge_interval{1000};
 };
 

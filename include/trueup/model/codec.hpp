@@ -46,8 +46,8 @@ Result<std::vector<T>> batch_from_json(const nlohmann::json& j, std::size_t max_
   if (!j.is_array()) return make_error(Errc::invalid_argument, "(root): expected an object or an array of objects");
   if (j.empty()) return make_error(Errc::invalid_argument, "(root): expected at least one element");
   if (j.size() > max_items)
-    return make_error(Errc::invalid_argument,
-                      "(root): at most " + std::to_string(max_items) + " elements per batch, got " + std::to_string(j.size()));
+    return make_error(Errc::invalid_argument, "(root): at most " + std::to_string(max_items) +
+                                                  " elements per batch, got " + std::to_string(j.size()));
   out.reserve(j.size());
   for (std::size_t i = 0; i < j.size(); ++i) {
     auto one = from_json<T>(j[i], "/" + std::to_string(i));

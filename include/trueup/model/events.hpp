@@ -52,8 +52,8 @@ inline constexpr EventSpec kStockChanged{"com.trueup.stock.changed.v1", topics::
 inline constexpr EventSpec kOrderAccepted{"com.trueup.order.accepted.v1", topics::kOrders, "id", "order.schema.json"};
 inline constexpr EventSpec kExceptionOpened{"com.trueup.exception.opened.v1", topics::kExceptions, "exception_id",
                                             "exception-opened.schema.json"};
-inline constexpr EventSpec kExceptionResolved{"com.trueup.exception.resolved.v1", topics::kExceptions,
-                                              "exception_id", "exception-resolved.schema.json"};
+inline constexpr EventSpec kExceptionResolved{"com.trueup.exception.resolved.v1", topics::kExceptions, "exception_id",
+                                              "exception-resolved.schema.json"};
 inline constexpr EventSpec kInstanceStarted{"com.trueup.instance.started.v1", topics::kSystem, "instance_id",
                                             "instance-started.schema.json"};
 }  // namespace events
@@ -71,12 +71,12 @@ std::string_view to_string(ExceptionResolution r) noexcept;
 
 // Data of com.trueup.exception.opened.v1.
 struct ExceptionOpened {
-  std::string exception_id;                // identifier
-  std::string kind;                        // code: unmapped_sku, malformed_payload, step_failed, ...
+  std::string exception_id;  // identifier
+  std::string kind;          // code: unmapped_sku, malformed_payload, step_failed, ...
   ExceptionSeverity severity = ExceptionSeverity::error;
-  std::string subject_type;                // code: workflow, message, sku, order, location, ...
-  std::string subject_id;                  // identifier
-  std::string reason;                      // plain words
+  std::string subject_type;  // code: workflow, message, sku, order, location, ...
+  std::string subject_id;    // identifier
+  std::string reason;        // plain words
   Timestamp opened_at;
   std::optional<std::string> workflow_id;  // identifier
   std::optional<std::string> message_id;   // identifier (inbox message)

@@ -34,12 +34,12 @@ struct InventoryMovement {
   MovementKind kind = MovementKind::adjustment;
   Sku sku;
   LocationCode location;
-  std::optional<LocationCode> to_location;  // transfer only
-  std::optional<Quantity> quantity_delta;   // all kinds but count
-  std::optional<Quantity> counted_quantity; // count only
+  std::optional<LocationCode> to_location;   // transfer only
+  std::optional<Quantity> quantity_delta;    // all kinds but count
+  std::optional<Quantity> counted_quantity;  // count only
   Timestamp occurred_at;
-  SystemCode source_system;       // e.g. "square"
-  std::string source_reference;   // identifier in the source system
+  SystemCode source_system;      // e.g. "square"
+  std::string source_reference;  // identifier in the source system
   std::optional<std::string> order_id;
   std::optional<std::string> reason;  // free text
 

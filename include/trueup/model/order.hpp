@@ -38,8 +38,8 @@ struct Discount {
 };
 
 struct TaxLine {
-  std::string name;               // free text, e.g. "VAT", "NY State Tax"
-  std::optional<Quantity> rate;   // fraction, "0.2" = 20 %
+  std::string name;              // free text, e.g. "VAT", "NY State Tax"
+  std::optional<Quantity> rate;  // fraction, "0.2" = 20 %
   Money amount;
 
   friend bool operator==(const TaxLine&, const TaxLine&) = default;
@@ -68,17 +68,17 @@ struct ShippingLine {
 };
 
 struct OrderTotals {
-  Money subtotal;        // lines before order-level discounts, shipping and tax
+  Money subtotal;  // lines before order-level discounts, shipping and tax
   Money discount_total;
   Money shipping_total;
   Money tax_total;
-  Money grand_total;     // what the customer pays
+  Money grand_total;  // what the customer pays
 
   friend bool operator==(const OrderTotals&, const OrderTotals&) = default;
 };
 
 struct Order {
-  std::string id;                  // canonical order id (identifier)
+  std::string id;  // canonical order id (identifier)
   ChannelCode channel;
   std::string external_reference;  // the channel's order id or number (identifier)
   Timestamp placed_at;
@@ -89,8 +89,8 @@ struct Order {
   bool taxes_included = false;           // prices include tax
   std::vector<OrderLine> lines;
   std::vector<ShippingLine> shipping_lines;
-  std::vector<Discount> discounts;       // order-level
-  std::vector<TaxLine> taxes;            // order-level
+  std::vector<Discount> discounts;  // order-level
+  std::vector<TaxLine> taxes;       // order-level
   std::vector<Tender> tenders;
   OrderTotals totals;
 

@@ -23,7 +23,7 @@ enum class TenderKind { card, cash, gift_card, store_credit, marketplace, bank_t
 std::string_view to_string(TenderKind k) noexcept;
 
 struct Tender {
-  std::string tender_id;                 // identifier
+  std::string tender_id;  // identifier
   TenderKind kind = TenderKind::other;
   Money amount;                          // decimal string in `currency`
   std::optional<std::string> provider;   // free text: "stripe", "shopify_payments"

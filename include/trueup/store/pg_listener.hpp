@@ -25,8 +25,8 @@
 namespace trueup::store {
 
 struct PgListenerSettings {
-  PostgresSettings connection;                          // url and connect_timeout are used
-  std::vector<std::string> channels;                    // lower-case identifiers
+  PostgresSettings connection;        // url and connect_timeout are used
+  std::vector<std::string> channels;  // lower-case identifiers
   std::chrono::milliseconds max_reconnect_delay{5000};
   std::chrono::milliseconds health_check_interval{10000};  // SELECT 1 when idle, to find dead links
 };

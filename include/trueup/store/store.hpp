@@ -65,14 +65,14 @@ class Transaction {
 using Work = std::function<Status(Transaction&)>;
 
 struct Migration {
-  int version = 0;          // from the file name: 0001_init.sql -> 1
-  std::string name;         // the file name
-  std::string sql;          // the file's content
+  int version = 0;   // from the file name: 0001_init.sql -> 1
+  std::string name;  // the file name
+  std::string sql;   // the file's content
 };
 
 struct MigrationReport {
-  std::vector<std::string> applied;   // file names applied by this call
-  std::size_t already_applied = 0;    // files found applied with a matching checksum
+  std::vector<std::string> applied;  // file names applied by this call
+  std::size_t already_applied = 0;   // files found applied with a matching checksum
 };
 
 class Store {
@@ -110,11 +110,11 @@ class Store {
 };
 
 struct PostgresSettings {
-  std::string url;                                   // postgresql://user:pw@host:port/db
-                                                     // or "host=... dbname=..." keywords
-  int pool_size = 4;                                 // connections = threads
-  std::chrono::milliseconds connect_timeout{5000};   // rounded up to whole seconds
-  std::size_t queue_capacity = 10000;                // waiting work items
+  std::string url;                                  // postgresql://user:pw@host:port/db
+                                                    // or "host=... dbname=..." keywords
+  int pool_size = 4;                                // connections = threads
+  std::chrono::milliseconds connect_timeout{5000};  // rounded up to whole seconds
+  std::size_t queue_capacity = 10000;               // waiting work items
   // When set: created if missing and made the search_path of every
   // connection (so tables and schema_migrations live there). Lower-case
   // letters, digits and '_'; the URL must not set `options` then.
@@ -122,7 +122,7 @@ struct PostgresSettings {
 };
 
 struct SqliteSettings {
-  std::string path = "trueup.db";                    // ":memory:" for tests
+  std::string path = "trueup.db";  // ":memory:" for tests
   std::chrono::milliseconds busy_timeout{5000};
   std::size_t queue_capacity = 10000;
 };

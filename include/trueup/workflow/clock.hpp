@@ -28,8 +28,7 @@ class SystemClock final : public Clock {
 // Time that moves only when told to; starts at `start`.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(TimePoint start = TimePoint{std::chrono::hours(24 * 365 * 55)})
-      : ms_(to_ms(start)) {}
+  explicit ManualClock(TimePoint start = TimePoint{std::chrono::hours(24 * 365 * 55)}) : ms_(to_ms(start)) {}
   TimePoint now() const override { return TimePoint{std::chrono::milliseconds(ms_.load())}; }
   void set(TimePoint t) { ms_.store(to_ms(t)); }
   void advance(std::chrono::milliseconds by) { ms_.fetch_add(by.count()); }

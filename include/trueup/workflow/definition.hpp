@@ -52,12 +52,11 @@ class StepResult {
   // Park until a signal `name` arrives for the workflow's correlation key (or
   // `timeout` passes); then this same step runs again and reads the signal with
   // StepContext::signal(name) or sees StepContext::wait_timed_out().
-  static StepResult wait_for_signal(std::string name,
-                                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  static StepResult wait_for_signal(std::string name, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // Park until `until` (a timer); then this same step runs again.
   static StepResult sleep_until(TimePoint until);
 
-  StepResult(Ok) : kind_(Kind::done) {}               // NOLINT: `return Ok{};`
+  StepResult(Ok) : kind_(Kind::done) {}                            // NOLINT: `return Ok{};`
   StepResult(Error error) : StepResult(fail(std::move(error))) {}  // NOLINT: `return make_error(...);`
 
   Kind kind() const noexcept { return kind_; }
@@ -148,15 +147,15 @@ class StepContext {
 using StepFunction = std::function<StepResult(StepContext&)>;
 
 struct Step {
-  std::string name;                  // unique within the type; part of idempotency keys
+  std::string name;  // unique within the type; part of idempotency keys
   StepFunction run;
-  StepFunction compensate;           // empty: nothing to undo
-  RetryPolicy retry;                 // also used for the compensation
+  StepFunction compensate;                   // empty: nothing to undo
+  RetryPolicy retry;                         // also used for the compensation
   std::chrono::milliseconds timeout{60000};  // a call running longer counts as Errc::timeout
 };
 
 struct WorkflowType {
-  std::string name;                  // e.g. "stock_movement"; a metric label
+  std::string name;  // e.g. "stock_movement"; a metric label
   std::vector<Step> steps;
 };
 

@@ -57,16 +57,16 @@ std::optional<State> parse_state(std::string_view text) noexcept;
 bool is_terminal(State s) noexcept;  // failed, compensated, completed, cancelled
 
 struct EngineSettings {
-  std::string instance_id = "local";                     // lease owner (trueup_instance.id)
-  int workers = 4;                                       // worker threads (run())
-  std::chrono::milliseconds poll_interval{1000};         // fallback when no wake-up arrives
-  std::chrono::milliseconds lease{60000};                // renewed before a step that might outlive it
-  std::size_t claim_batch = 32;                          // workflows claimed per query and worker
+  std::string instance_id = "local";              // lease owner (trueup_instance.id)
+  int workers = 4;                                // worker threads (run())
+  std::chrono::milliseconds poll_interval{1000};  // fallback when no wake-up arrives
+  std::chrono::milliseconds lease{60000};         // renewed before a step that might outlive it
+  std::size_t claim_batch = 32;                   // workflows claimed per query and worker
   // Outcomes of the steps a worker ran within this window are recorded in one
   // transaction (group commit); a slow step closes the window early.
   std::chrono::milliseconds batch_window{20};
-  std::size_t step_log_limit = 50;                       // attempts kept per workflow
-  std::chrono::milliseconds metrics_interval{15000};     // refresh of the DB-derived gauges
+  std::size_t step_log_limit = 50;                    // attempts kept per workflow
+  std::chrono::milliseconds metrics_interval{15000};  // refresh of the DB-derived gauges
   // Retry policy overrides, key "<type>" or "<type>.<step>" (the latter wins).
   std::map<std::string, RetryPolicy> retry_overrides;
   // Set on PostgreSQL to LISTEN for wake-ups on a dedicated connection.
@@ -82,16 +82,16 @@ struct WorkflowFilter {
   std::optional<State> state;
   std::optional<std::string> type;
   std::optional<std::string> correlation_key;
-  std::size_t limit = 100;               // 1..1000
-  std::optional<std::string> cursor;     // next_cursor of the previous page
+  std::size_t limit = 100;            // 1..1000
+  std::optional<std::string> cursor;  // next_cursor of the previous page
 };
 
 struct StepAttempt {
   std::int64_t seq = 0;
   std::string step;
-  std::string phase;                     // run | compensate
+  std::string phase;  // run | compensate
   int attempt = 0;
-  std::string outcome;                   // done retry failed waiting sleeping timeout
+  std::string outcome;  // done retry failed waiting sleeping timeout
   std::optional<std::string> error;
   TimePoint started_at;
   TimePoint finished_at;
@@ -104,11 +104,11 @@ struct WorkflowSummary {
   std::string correlation_key;
   std::string dedupe_key;
   State state = State::pending;
-  std::string phase;                     // forward | compensating
+  std::string phase;  // forward | compensating
   std::optional<std::string> current_step;
-  int attempt = 0;                       // failed attempts of the current step
+  int attempt = 0;  // failed attempts of the current step
   int run = 1;
-  std::optional<std::string> waiting_for;      // signal name
+  std::optional<std::string> waiting_for;  // signal name
   std::optional<TimePoint> due_at;
   std::optional<std::string> lease_owner;
   std::optional<std::string> last_error;
@@ -122,12 +122,12 @@ struct WorkflowDetail {
   WorkflowSummary summary;
   nlohmann::json input;
   nlohmann::json context;
-  std::vector<StepAttempt> steps;        // oldest first, the last step_log_limit
-  nlohmann::json to_json() const;        // summary fields + input, context, steps
+  std::vector<StepAttempt> steps;  // oldest first, the last step_log_limit
+  nlohmann::json to_json() const;  // summary fields + input, context, steps
 };
 
 struct WorkflowPage {
-  std::vector<WorkflowSummary> items;    // newest first
+  std::vector<WorkflowSummary> items;  // newest first
   std::optional<std::string> next_cursor;
   nlohmann::json to_json() const;
 };

@@ -44,10 +44,10 @@ struct Reference {
 };
 
 struct ExceptionSpec {
-  std::string kind;                       // workflow_failed, unmapped_sku, malformed_payload, ...
-  std::string severity = "error";         // info | warning | error | critical
+  std::string kind;                // workflow_failed, unmapped_sku, malformed_payload, ...
+  std::string severity = "error";  // info | warning | error | critical
   Reference refers_to;
-  std::string reason;                     // plain words: what differs or failed, what to do
+  std::string reason;  // plain words: what differs or failed, what to do
   nlohmann::json details = nlohmann::json::object();
 };
 
@@ -58,7 +58,7 @@ struct ExceptionRecord {
   Reference refers_to;
   std::string reason;
   nlohmann::json details;
-  std::string state;                      // open | resolved | ignored
+  std::string state;  // open | resolved | ignored
   int occurrences = 1;
   TimePoint opened_at;
   TimePoint updated_at;
@@ -78,19 +78,19 @@ struct ExceptionFilter {
   std::optional<std::string> state;
   std::optional<std::string> refers_to_type;
   std::optional<std::string> refers_to_id;
-  std::size_t limit = 100;                // 1..1000
-  std::optional<std::string> cursor;      // next_cursor of the previous page
+  std::size_t limit = 100;            // 1..1000
+  std::optional<std::string> cursor;  // next_cursor of the previous page
 };
 
 struct ExceptionPage {
-  std::vector<ExceptionRecord> items;     // newest first
-  std::optional<std::string> next_cursor; // set when more may follow
-  nlohmann::json to_json() const;         // {"items":[...],"next_cursor":...}
+  std::vector<ExceptionRecord> items;      // newest first
+  std::optional<std::string> next_cursor;  // set when more may follow
+  nlohmann::json to_json() const;          // {"items":[...],"next_cursor":...}
 };
 
 struct Opened {
   std::string id;
-  bool created = false;                   // false: an open one already existed
+  bool created = false;  // false: an open one already existed
 };
 
 // Called inside the retry transaction with the exception's reference; an error
@@ -100,16 +100,16 @@ using RetryHandler = std::function<Status(store::Transaction&, const ExceptionRe
 // A change of an exception's life, seen inside the transaction that makes it:
 // a new open exception (not a repeat of an open one), or its closing.
 struct ExceptionChange {
-  bool opened = true;            // false: closed
+  bool opened = true;  // false: closed
   std::string id;
   std::string kind;
-  std::string severity;          // set when opened
-  Reference refers_to;           // set when opened
-  std::string reason;            // opened: the reason; closed: the resolution reason
+  std::string severity;  // set when opened
+  Reference refers_to;   // set when opened
+  std::string reason;    // opened: the reason; closed: the resolution reason
   TimePoint opened_at;
   std::optional<TimePoint> resolved_at;
-  std::string resolved_by;       // closed only
-  std::string resolution;        // closed only: retry | resolve | ignore
+  std::string resolved_by;  // closed only
+  std::string resolution;   // closed only: retry | resolve | ignore
 };
 // Called in the same transaction (e.g. to append an event to the outbox); an
 // error rolls the change back.
