@@ -164,7 +164,7 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
 
   // A duplicate storm: N distinct movements, each sent 4 times, concurrently,
   // half to each instance.
-  constexpr int kMovements = 400, kCopies = 4, kThreads = 8;
+  constexpr int kMovements = 2000, kCopies = 5, kThreads = 8;
   std::atomic<int> accepted{0}, duplicates{0}, failures{0};
   std::vector<std::thread> senders;
   for (int t = 0; t < kThreads; ++t) {
