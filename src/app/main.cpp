@@ -108,9 +108,48 @@ int run_migrate(const config::Config& cfg, const GlobalOptions& global) {
   return kOk;
 }
 
+// Where and as whom the operator verbs talk to a running daemon.
+struct DaemonTarget {
+  std::string url = "http://127.0.0.1:8080";
+  std::string key_env = "TRUEUP_API_KEY";
+};
+
+// One admin API call. On success returns the parsed body; on failure prints
+// the problem's detail and sets `exit_code` (2 for 4xx, 1 otherwise).
+std::optional<nlohmann::json> call_daemon(const DaemonTarget& daemon, const std::string& method,
+                                          const std::string& path, const std::string& body,
+                                          const std::string& content_type, int& exit_code) {
+  auto target = http::parse_http_url(daemon.url);
+  if (!target) {
+    std::cerr << "--url: " << target.error().message << "\n";
+    exit_code = kUsageError;
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> headers{{"Content-Type", content_type}};
+  if (const char* key = std::getenv(daemon.key_env.c_str()); key != nullptr && *key != '\0')
+    headers["Authorization"] = std::string("Bearer ") + key;
+  const std::string base = target->target == "/" ? "" : target->target;
+  http::BlockingClient client(target->host, target->port);
+  auto reply = client.request(method, base + path, body, headers);
+  if (!reply) {
+    std::cerr << method << " " << path << ": " << reply.error().describe() << "\n";
+    exit_code = kRuntimeFailure;
+    return std::nullopt;
+  }
+  auto parsed = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status / 100 != 2) {
+    std::cerr << method << " " << path << ": " << reply->status << " "
+              << (parsed.is_object() ? parsed.value("detail", reply->body) : reply->body) << "\n";
+    exit_code = reply->status / 100 == 4 ? kUsageError : kRuntimeFailure;
+    return std::nullopt;
+  }
+  exit_code = kOk;
+  return parsed;
+}
+
 // POSTs the CSV to the daemon, which writes it in one transaction and
 // replays what was parked for the imported identifiers.
-int run_crosswalk_import(const std::string& path, const std::string& url, const std::string& key_env) {
+int run_crosswalk_import(const std::string& path, const DaemonTarget& daemon) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     std::cerr << path << ": cannot open the file\n";
@@ -118,30 +157,33 @@ int run_crosswalk_import(const std::string& path, const std::string& url, const 
   }
   std::stringstream csv;
   csv << f.rdbuf();
-  auto target = http::parse_http_url(url);
-  if (!target) {
-    std::cerr << "--url: " << target.error().message << "\n";
-    return kUsageError;
-  }
-  std::map<std::string, std::string> headers{{"Content-Type", "text/csv"}};
-  if (const char* key = std::getenv(key_env.c_str()); key != nullptr && *key != '\0')
-    headers["Authorization"] = std::string("Bearer ") + key;
-  std::string base = target->target == "/" ? "" : target->target;
-  http::BlockingClient client(target->host, target->port);
-  auto reply = client.request("POST", base + "/v1/crosswalk/import", csv.str(), headers);
-  if (!reply) {
-    std::cerr << "crosswalk import: " << reply.error().describe() << "\n";
-    return kRuntimeFailure;
-  }
-  if (reply->status != 200) {
-    auto problem = nlohmann::json::parse(reply->body, nullptr, false);
-    std::cerr << path << ": " << (problem.is_object() ? problem.value("detail", reply->body) : reply->body) << "\n";
-    return reply->status == 400 ? kUsageError : kRuntimeFailure;
-  }
-  auto report = nlohmann::json::parse(reply->body, nullptr, false);
-  std::cout << report.value("rows", 0) << " mappings written, " << report.value("unchanged", 0) << " unchanged, "
-            << report.value("replayed", 0) << " parked messages replayed\n";
+  int code = kOk;
+  auto report = call_daemon(daemon, "POST", "/v1/crosswalk/import", csv.str(), "text/csv", code);
+  if (!report) return code;
+  std::cout << report->value("rows", 0) << " mappings written, " << report->value("unchanged", 0) << " unchanged, "
+            << report->value("replayed", 0) << " parked messages replayed\n";
   return kOk;
+}
+
+// `trueup workflows|exceptions ...`: list (filters as query) or act on one
+// (with a reason for exceptions); prints the daemon's JSON answer.
+int run_admin(const DaemonTarget& daemon, const std::string& collection, const std::string& action,
+              const std::string& id, const std::map<std::string, std::string>& filters, const std::string& reason) {
+  int code = kOk;
+  std::optional<nlohmann::json> out;
+  if (action == "list") {
+    std::string query;
+    for (const auto& [k, v] : filters)
+      if (!v.empty()) query += (query.empty() ? "?" : "&") + k + "=" + v;
+    out = call_daemon(daemon, "GET", "/v1/" + collection + query, "", "application/json", code);
+  } else if (action == "show") {
+    out = call_daemon(daemon, "GET", "/v1/" + collection + "/" + id, "", "application/json", code);
+  } else {
+    const std::string body = reason.empty() ? "{}" : nlohmann::json{{"reason", reason}}.dump();
+    out = call_daemon(daemon, "POST", "/v1/" + collection + "/" + id + "/" + action, body, "application/json", code);
+  }
+  if (out) std::cout << out->dump(2) << "\n";
+  return code;
 }
 
 }  // namespace
@@ -194,12 +236,61 @@ int main(int argc, char** argv) {
   crosswalk_cmd->require_subcommand(1);
   auto* import_cmd = crosswalk_cmd->add_subcommand(
       "import", "Import system,entity,external_id,canonical_id CSV (all rows or none); parked messages replay.");
-  std::string import_path, daemon_url = "http://127.0.0.1:8080", api_key_env = "TRUEUP_API_KEY";
+  std::string import_path;
+  DaemonTarget daemon;
+  auto daemon_options = [&daemon](CLI::App* cmd) {
+    cmd->add_option("--url", daemon.url, "The daemon's base URL")->capture_default_str();
+    cmd->add_option("--api-key-env", daemon.key_env, "Environment variable holding the API key")->capture_default_str();
+  };
   import_cmd->add_option("file", import_path, "CSV file with the header system,entity,external_id,canonical_id")
       ->required();
-  import_cmd->add_option("--url", daemon_url, "The daemon's base URL")->capture_default_str();
-  import_cmd->add_option("--api-key-env", api_key_env, "Environment variable holding an operate-scope API key")
-      ->capture_default_str();
+  daemon_options(import_cmd);
+
+  // Operator verbs over the admin API of a running daemon.
+  std::string admin_collection, admin_action, admin_id, admin_reason;
+  std::map<std::string, std::string> admin_filters;
+  struct AdminVerb {
+    const char* collection;
+    std::vector<std::string> actions;
+    bool reason_required;
+  };
+  for (const AdminVerb& verb : {AdminVerb{"workflows", {"retry", "pause", "resume", "cancel"}, false},
+                                AdminVerb{"exceptions", {"retry", "resolve", "ignore"}, true}}) {
+    auto* group = cli.add_subcommand(
+        verb.collection, std::string("List and act on ") + verb.collection + " of a running daemon (admin API).");
+    group->require_subcommand(1);
+    auto* list = group->add_subcommand("list", std::string("List ") + verb.collection + " (newest first).");
+    list->add_option("--state", admin_filters["state"], "Only this state");
+    list->add_option(std::string(verb.collection) == "workflows" ? "--type" : "--kind",
+                     admin_filters[std::string(verb.collection) == "workflows" ? "type" : "kind"],
+                     "Only this type/kind");
+    if (std::string(verb.collection) == "workflows")
+      list->add_option("--correlation", admin_filters["correlation"], "Only this correlation key");
+    list->add_option("--limit", admin_filters["limit"], "At most this many (1-1000)");
+    daemon_options(list);
+    list->callback([&admin_collection, &admin_action, c = std::string(verb.collection)] {
+      admin_collection = c;
+      admin_action = "list";
+    });
+    auto* show = group->add_subcommand("show", "Show one, with its history.");
+    show->add_option("id", admin_id, "Its id")->required();
+    daemon_options(show);
+    show->callback([&admin_collection, &admin_action, c = std::string(verb.collection)] {
+      admin_collection = c;
+      admin_action = "show";
+    });
+    for (const auto& action : verb.actions) {
+      auto* act = group->add_subcommand(action, action + " one");
+      act->add_option("id", admin_id, "Its id")->required();
+      auto* reason = act->add_option("--reason", admin_reason, "Why (kept with the record)");
+      if (verb.reason_required) reason->required();
+      daemon_options(act);
+      act->callback([&admin_collection, &admin_action, c = std::string(verb.collection), action] {
+        admin_collection = c;
+        admin_action = action;
+      });
+    }
+  }
 
   try {
     cli.parse(argc, argv);
@@ -226,7 +317,9 @@ int main(int argc, char** argv) {
     std::cout << api::sha256_hex(key) << "\n";
     return kOk;
   }
-  if (*import_cmd) return run_crosswalk_import(import_path, daemon_url, api_key_env);
+  if (*import_cmd) return run_crosswalk_import(import_path, daemon);
+  if (!admin_action.empty())
+    return run_admin(daemon, admin_collection, admin_action, admin_id, admin_filters, admin_reason);
   if (*reference) {
     std::cout << app::daemon_schema()->reference_markdown();
     return kOk;

@@ -448,6 +448,21 @@ TEST(DurableCoreE2E, CrosswalkOverApiAndCommandLine) {
   EXPECT_EQ(broken.exit_code, 2);
   EXPECT_NE(broken.err.find("line 2"), std::string::npos) << broken.err;
 
+  // Operator verbs on the command line talk to the admin API.
+  const std::string url = "http://127.0.0.1:" + std::to_string(a.port);
+  auto listed =
+      run_process({trueup_binary(), "workflows", "list", "--limit", "3", "--url", url}, {{"TRUEUP_API_KEY", kReadKey}});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(json::parse(listed.out, nullptr, false).contains("items")) << listed.out;
+  auto unknown = run_process({trueup_binary(), "exceptions", "resolve", "no-such-id", "--reason", "test", "--url", url},
+                             {{"TRUEUP_API_KEY", kOperateKey}});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("404"), std::string::npos) << unknown.err;
+  auto forbidden =
+      run_process({trueup_binary(), "workflows", "cancel", "no-such-id", "--url", url}, {{"TRUEUP_API_KEY", kReadKey}});
+  EXPECT_EQ(forbidden.exit_code, 2);
+  EXPECT_NE(forbidden.err.find("403"), std::string::npos) << forbidden.err;
+
   auto spec = client.get("/v1/openapi.json");
   ASSERT_TRUE(spec);
   EXPECT_EQ(spec->status, 200);
