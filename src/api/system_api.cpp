@@ -119,13 +119,8 @@ std::optional<std::string> get(const std::map<std::string, std::string>& q, cons
 }
 
 model::EventContext event_context(const SystemApi& api, const Request& r) {
-  model::EventContext ctx;
-  ctx.id = messaging::make_uuid_v4();
-  ctx.source = api.event_source;
-  ctx.time = model::Timestamp::from_utc(
-      std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
-  if (const auto* tp = r.header("traceparent")) ctx.traceparent = *tp;
-  return ctx;
+  const auto* tp = r.header("traceparent");
+  return inventory::new_event_context(api.event_source, tp != nullptr ? *tp : std::string());
 }
 
 // What the intake of one entity kind needs to know.

@@ -18,19 +18,6 @@ long long now_ms() {
       .count();
 }
 
-std::string random_uuid() {
-  std::random_device rd;
-  std::mt19937_64 rng(rd());
-  std::uint64_t a = rng(), b = rng();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings) {
@@ -39,7 +26,7 @@ Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings)
 }
 
 Application::Application(DaemonSettings settings) : settings_(std::move(settings)) {
-  process_id_ = settings_.instance_id + "/" + std::to_string(::getpid()) + "/" + random_uuid().substr(0, 8);
+  process_id_ = settings_.instance_id + "/" + std::to_string(::getpid()) + "/" + messaging::make_uuid_v4().substr(0, 8);
   metrics::register_process_metrics(registry_);
   add_routes();
 }
@@ -106,13 +93,8 @@ Status Application::start_core() {
   // Exceptions opened and closed are events too (trueup.exceptions.v1),
   // committed with the change itself.
   exceptions_->set_listener([this, source](store::Transaction& tx, const workflow::ExceptionChange& c) -> Status {
-    model::EventContext ctx;
-    ctx.id = messaging::make_uuid_v4();
-    ctx.source = source;
-    ctx.time = model::Timestamp::from_utc(
-        std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
-    const auto opened_at =
-        model::Timestamp::from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(c.opened_at));
+    const auto ctx = inventory::new_event_context(source);
+    const auto opened_at = model::Timestamp::from_system(c.opened_at);
     model::EventRecord record;
     if (c.opened) {
       model::ExceptionOpened e;
@@ -138,8 +120,7 @@ Status Application::start_core() {
       e.resolved_by = c.resolved_by;
       e.reason = c.reason;
       e.opened_at = opened_at;
-      e.resolved_at = model::Timestamp::from_utc(
-          std::chrono::time_point_cast<std::chrono::nanoseconds>(c.resolved_at.value_or(c.opened_at)));
+      e.resolved_at = model::Timestamp::from_system(c.resolved_at.value_or(c.opened_at));
       record = model::exception_resolved(e, ctx);
     }
     auto appended = outbox_->append(tx, inventory::to_outbox(record));
@@ -220,32 +201,18 @@ bool Application::stop() {
 }
 
 void Application::announce() {
-  nlohmann::ordered_json data;
-  data["instance_id"] = settings_.instance_id;
-  data["version"] = std::string(version());
-  data["store"] = std::string(store_->engine());
-  data["bus"] = std::string(bus_->engine());
-  data["http_port"] = server_->port();
+  model::InstanceStarted started{settings_.instance_id, std::string(version()), std::string(store_->engine()),
+                                 std::string(bus_->engine()), server_->port()};
+  auto record =
+      model::instance_started(started, inventory::new_event_context("/trueup/instances/" + settings_.instance_id));
   bus::Message m;
-  m.topic = kSystemTopic;
-  m.key = settings_.instance_id;
-  m.value = data.dump();
-  // CloudEvents 1.0, Kafka protocol binding, binary content mode.
-  m.headers = {{"ce_specversion", "1.0"},
-               {"ce_id", random_uuid()},
-               {"ce_source", "/trueup/instances/" + settings_.instance_id},
-               {"ce_type", "com.trueup.instance.started.v1"},
-               {"ce_time", format_utc(std::chrono::system_clock::now(), 3)},
-               {"content-type", "application/json"}};
-  auto producer = bus_->producer();
-  if (!producer) {
-    log::error("cannot announce this instance on the bus", {{"error", producer.error().describe()}});
-    return;
-  }
-  auto delivered = (*producer)->produce_sync(std::move(m), settings_.health_timeout * 5);
-  if (!delivered) {
-    log::error("cannot announce this instance on the bus", {{"error", delivered.error().describe()}});
-  }
+  m.topic = record.topic;
+  m.key = record.key;
+  m.value = std::move(record.value);
+  for (auto& [name, value] : record.headers) m.headers.push_back({name, value});
+  // The relay's producer: one Kafka client per process is enough.
+  auto delivered = relay_producer_->produce_sync(std::move(m), settings_.health_timeout * 5);
+  if (!delivered) log::error("cannot announce this instance on the bus", {{"error", delivered.error().describe()}});
 }
 
 Status Application::register_instance() {

@@ -298,10 +298,10 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
     s.kafka = ks;
   }
   s.embedded.default_partitions = static_cast<int>(b.section("embedded").integer("default_partitions"));
-  s.topics.push_back(bus::TopicSpec{kSystemTopic, 1, 1});
+  s.topics.push_back(bus::TopicSpec{std::string(kSystemTopic), 1, 1});
   // The topics the durable core publishes to (docs/asyncapi.yaml).
-  for (const char* t : {"retail.inventory.v1", "retail.orders.v1", "trueup.exceptions.v1"})
-    s.topics.push_back(bus::TopicSpec{t, 3, 1});
+  for (auto t : {model::topics::kInventory, model::topics::kOrders, model::topics::kExceptions})
+    s.topics.push_back(bus::TopicSpec{std::string(t), 3, 1});
   for (const auto& t : b.sections("topics")) {
     bus::TopicSpec spec{t.string("name"), static_cast<int>(t.integer("partitions")),
                         static_cast<int>(t.integer("replication_factor"))};

@@ -17,6 +17,7 @@
 #include "trueup/log/log.hpp"
 #include "trueup/messaging/idempotency.hpp"
 #include "trueup/messaging/relay.hpp"
+#include "trueup/model/events.hpp"
 #include "trueup/store/store.hpp"
 #include "trueup/workflow/engine.hpp"
 
@@ -50,7 +51,7 @@ struct DaemonSettings {
 };
 
 // The topic every instance announces itself on.
-inline constexpr const char* kSystemTopic = "trueup.system.v1";
+inline constexpr std::string_view kSystemTopic = model::topics::kSystem;
 
 // Typed settings from a validated config. Cross-key rules that the schema
 // cannot express fail here with Errc::invalid_argument naming the keys.

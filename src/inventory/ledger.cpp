@@ -48,6 +48,15 @@ messaging::OutboxEvent to_outbox(const model::EventRecord& record) {
   return e;
 }
 
+model::EventContext new_event_context(std::string source, std::string traceparent) {
+  model::EventContext ctx;
+  ctx.id = messaging::make_uuid_v4();
+  ctx.source = std::move(source);
+  ctx.time = model::Timestamp::from_system(std::chrono::system_clock::now());
+  ctx.traceparent = std::move(traceparent);
+  return ctx;
+}
+
 workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source) {
   workflow::Step ledger;
   ledger.name = "ledger";
@@ -86,13 +95,9 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
         p.on_hand = Quantity::from_scaled(on_hand);
         p.committed = Quantity::from_scaled(0);
         p.available = Quantity::from_scaled(on_hand > 0 ? on_hand : 0);
-        p.as_of = model::Timestamp::from_utc(
-            std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()));
+        const auto ectx = new_event_context(source);
+        p.as_of = ectx.time;
         p.last_movement_id = m.movement_id;
-        model::EventContext ectx;
-        ectx.id = messaging::make_uuid_v4();
-        ectx.source = source;
-        ectx.time = p.as_of;
         auto appended = outbox.append(tx, to_outbox(model::stock_changed(p, ectx)));
         if (!appended) return std::move(appended).error();
       }

@@ -14,15 +14,8 @@ duration="${BENCH_DURATION:-10s}"
 connections="${BENCH_CONNECTIONS:-64}"
 wrk_threads="${BENCH_WRK_THREADS:-1}"
 server_threads="${BENCH_SERVER_THREADS:-0}"
-work="$(mktemp -d /tmp/trueup-bench.XXXXXX)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=lib/bench.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
 
 run_one() {
   local access_log="$1" port
@@ -41,25 +34,13 @@ store:
   sqlite:
     path: $work/bench.db
 YAML
-  "$bin" serve --config "$work/trueup.yaml" 2> "$work/trueup.log" > /dev/null &
-  pid=$!
-  for _ in $(seq 1 200); do
-    curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
-    sleep 0.05
-  done
-  curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null
+  start_trueup "$port"
   wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port/healthz" > "$work/wrk.txt"
-  local rps p50 p99
-  rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")"
-  p50="$(awk '$1=="50%" {print $2}' "$work/wrk.txt")"
-  p99="$(awk '$1=="99%" {print $2}' "$work/wrk.txt")"
-  errors="$(grep -E 'Socket errors|Non-2xx' "$work/wrk.txt" || true)"
+  wrk_figures "$work/wrk.txt"
   printf 'healthz  access_log=%-5s  connections=%s  %s  requests/s=%s  p50=%s  p99=%s  (target >= 40000 requests/s)\n' \
     "$access_log" "$connections" "$duration" "$rps" "$p50" "$p99"
   [ -z "$errors" ] || echo "  $errors"
-  kill -TERM "$pid"
-  wait "$pid"
-  pid=""
+  stop_trueup
 }
 
 echo "cores: $(nproc)  wrk threads: $wrk_threads  server threads: $server_threads (0 = one per core)"

@@ -15,14 +15,9 @@ kafka="${TRUEUP_TEST_KAFKA:?set TRUEUP_TEST_KAFKA (scripts/kafka-up)}"
 duration="${BENCH_DURATION:-10s}"
 connections="${BENCH_CONNECTIONS:-16}"
 batch="${BENCH_BATCH:-50}"
-work="$(mktemp -d /tmp/trueup-intake.XXXXXX)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+# shellcheck source=lib/bench.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
+port="$(free_port)"
 cat > "$work/trueup.yaml" <<YAML
 instance_id: intake-bench
 http:
@@ -40,13 +35,7 @@ bus:
   kafka:
     bootstrap_servers: \${BENCH_KAFKA}
 YAML
-BENCH_PG="$pg" BENCH_KAFKA="$kafka" "$bin" serve --config "$work/trueup.yaml" 2> "$work/trueup.log" > /dev/null &
-pid=$!
-for _ in $(seq 1 200); do
-  curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
-  sleep 0.05
-done
-curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null
+BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
 
 cat > "$work/intake.lua" <<'LUA'
 -- Unique movement ids per thread and request; BATCH movements per body.
@@ -75,15 +64,13 @@ end
 LUA
 
 run() {
-  local items="$1" rps p50 p99
+  local items="$1"
   BENCH_BATCH_ITEMS="$items" wrk -t2 -c"$connections" -d"$duration" --latency -s "$work/intake.lua" \
     "http://127.0.0.1:$port" > "$work/wrk.txt"
-  rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")"
-  p50="$(awk '$1=="50%" {print $2}' "$work/wrk.txt")"
-  p99="$(awk '$1=="99%" {print $2}' "$work/wrk.txt")"
+  wrk_figures "$work/wrk.txt"
   printf 'intake  items/request=%-3s connections=%s %s  requests/s=%s  events/s=%s  p50=%s p99=%s  (target >= 10000 events/s)\n' \
     "$items" "$connections" "$duration" "$rps" "$(awk -v a="$rps" -v b="$items" 'BEGIN{printf "%d", a*b}')" "$p50" "$p99"
-  grep -E 'Non-2xx|Socket errors' "$work/wrk.txt" || true
+  [ -z "$errors" ] || echo "  $errors"
 }
 run 1
 run "$batch"

@@ -31,4 +31,7 @@ workflow::WorkflowType order_workflow();
 // The outbox row for a model event record (its ce_* headers become columns).
 messaging::OutboxEvent to_outbox(const model::EventRecord& record);
 
+// CloudEvents attributes of a new event: a fresh ce_id, `source`, now.
+model::EventContext new_event_context(std::string source, std::string traceparent = {});
+
 }  // namespace trueup::inventory

@@ -27,6 +27,10 @@ class Timestamp {
   static Result<Timestamp> parse(std::string_view rfc3339);
   // `offset_minutes` must be within ±1439.
   static Timestamp from_utc(TimePoint utc, int offset_minutes = 0) noexcept { return Timestamp(utc, offset_minutes); }
+  // A system clock reading, in UTC.
+  static Timestamp from_system(std::chrono::system_clock::time_point t) noexcept {
+    return from_utc(std::chrono::time_point_cast<std::chrono::nanoseconds>(t));
+  }
 
   TimePoint utc() const noexcept { return utc_; }
   int offset_minutes() const noexcept { return offset_minutes_; }
