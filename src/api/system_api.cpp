@@ -136,13 +136,12 @@ struct IntakeKind {
 // The Idempotency-Key dance around `process` (IETF draft
 // "The Idempotency-Key HTTP Header Field"): a replay returns the first
 // response; 409 while the first is in flight; 422 for the key with another body.
-Response with_idempotency(
-    const SystemApi& api, const Request& r, const Principal& who,
-    const std::function<Response(store::Transaction*, const messaging::IdempotencyClaim*, Status&)>& process) {
+Response with_idempotency(const SystemApi& api, const Request& r, const Principal& who,
+                          const std::function<Response(const messaging::IdempotencyClaim*, Status&)>& process) {
   const std::string* key = r.header("idempotency-key");
   if (key == nullptr) {
     Status st = Ok{};
-    return process(nullptr, nullptr, st);
+    return process(nullptr, st);
   }
   if (key->empty() || key->size() > 255)
     return http::problem(400, "/problems/invalid-request", "Bad Request",
@@ -175,7 +174,7 @@ Response with_idempotency(
   }
   const auto claim = std::get<messaging::idempotency::New>(*begun).claim;
   Status failed = Ok{};
-  Response response = process(nullptr, &claim, failed);
+  Response response = process(&claim, failed);
   if (!failed) {
     if (auto st = api.idempotency.abandon(claim); !st)
       log::warn("idempotency key not released", {{"request_id", r.request_id}, {"error", st.error().describe()}});
@@ -188,62 +187,60 @@ Response intake(const SystemApi& api, const IntakeKind<T>& kind, const Request& 
   // The key is checked before the body, so a reused key with another body
   // is 422 whatever that body holds; a body that fails validation releases
   // the key again.
-  return with_idempotency(
-      api, r, who, [&](store::Transaction*, const messaging::IdempotencyClaim* claim, Status& failed) -> Response {
-        auto body = parse_json_body(r);
-        if (!body) {
-          failed = body.error();
-          return error_response(body.error());
+  return with_idempotency(api, r, who, [&](const messaging::IdempotencyClaim* claim, Status& failed) -> Response {
+    auto body = parse_json_body(r);
+    if (!body) {
+      failed = body.error();
+      return error_response(body.error());
+    }
+    auto items = model::batch_from_json<T>(*body, api.max_batch);
+    if (!items) {
+      failed = items.error();
+      return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
+    }
+    if (items->empty()) {
+      failed = make_error(Errc::invalid_argument, "empty batch");
+      return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
+    }
+    json result_items = json::array();
+    std::size_t accepted = 0, duplicates = 0;
+    Response response;
+    auto st = api.store.transact([&](store::Transaction& tx) -> Status {
+      result_items = json::array();
+      accepted = duplicates = 0;
+      for (const auto& item : *items) {
+        const std::string id = kind.id(item);
+        const json document = model::to_json(item);
+        auto recorded = api.inbox.record(
+            tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
+        if (!recorded) return std::move(recorded).error();
+        auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
+        if (!started) return std::move(started).error();
+        if (recorded->inserted) {
+          auto appended = api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
+          if (!appended) return std::move(appended).error();
+          ++accepted;
+        } else {
+          ++duplicates;
         }
-        auto items = model::batch_from_json<T>(*body, api.max_batch);
-        if (!items) {
-          failed = items.error();
-          return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
-        }
-        if (items->empty()) {
-          failed = make_error(Errc::invalid_argument, "empty batch");
-          return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
-        }
-        json result_items = json::array();
-        std::size_t accepted = 0, duplicates = 0;
-        Response response;
-        auto st = api.store.transact([&](store::Transaction& tx) -> Status {
-          result_items = json::array();
-          accepted = duplicates = 0;
-          for (const auto& item : *items) {
-            const std::string id = kind.id(item);
-            const json document = model::to_json(item);
-            auto recorded = api.inbox.record(
-                tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
-            if (!recorded) return std::move(recorded).error();
-            auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
-            if (!started) return std::move(started).error();
-            if (recorded->inserted) {
-              auto appended =
-                  api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
-              if (!appended) return std::move(appended).error();
-              ++accepted;
-            } else {
-              ++duplicates;
-            }
-            result_items.push_back(
-                {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
-          }
-          json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
-          response = Response::json(202, out.dump());
-          if (claim != nullptr) {
-            messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
-            if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
-          }
-          return Ok{};
-        });
-        if (!st) {
-          failed = st;
-          return error_response(st.error());
-        }
-        if (api.after_commit) api.after_commit();
-        return response;
-      });
+        result_items.push_back(
+            {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
+      }
+      json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
+      response = Response::json(202, out.dump());
+      if (claim != nullptr) {
+        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
+        if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
+      }
+      return Ok{};
+    });
+    if (!st) {
+      failed = st;
+      return error_response(st.error());
+    }
+    if (api.after_commit) api.after_commit();
+    return response;
+  });
 }
 
 Response workflow_action(const SystemApi& api, const Request& r, const std::string& action) {

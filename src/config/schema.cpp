@@ -1,5 +1,7 @@
 #include "trueup/config/schema.hpp"
 
+#include "trueup/log/log.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -432,7 +434,7 @@ void fill_effective(const Key& schema, const json& present, json& out, bool mask
       }
       continue;
     }
-    json v = it != present.end() ? *it : default_json(c);
+    json v = it != present.end() ? *it : c.parsed_default;
     if (v.is_null()) continue;
     if (mask_secrets && c.type == Type::secret) v = "[REDACTED]";
     if (mask_secrets && c.type == Type::string_map && it != present.end()) v = *it;  // literal-only values shown
@@ -572,13 +574,10 @@ const json& Section::value(std::string_view name, Type expected) const {
   auto it = values_->find(std::string(name));
   if (it != values_->end()) return *it;
   // Defaults are computed once per key and kept with the schema's lifetime.
-  static thread_local std::map<const Key*, json> defaults;
-  auto d = defaults.find(&k);
-  if (d == defaults.end()) d = defaults.emplace(&k, default_json(k)).first;
-  if (d->second.is_null())
+  if (k.parsed_default.is_null())
     throw std::logic_error("config key " + join_path(path_, name) +
                            " is not set and has no default; check has() first");
-  return d->second;
+  return k.parsed_default;
 }
 
 std::string Section::string(std::string_view name) const {
@@ -615,15 +614,14 @@ std::vector<Section> Section::sections(std::string_view name) const {
 }
 
 Schema::Schema(std::vector<Key> top_level) : root_(section("", "", std::move(top_level))) {
-  // Validate every default now: a broken default is a programming error.
-  std::vector<std::string> paths;
-  std::function<void(const Key&)> check = [&](const Key& k) {
-    for (const auto& c : k.children) {
-      if (c.type != Type::section && c.type != Type::section_list) (void)default_json(c);
-      check(c);
+  // Parse every default once, now: a broken default is a programming error.
+  std::function<void(Key&)> parse = [&](Key& k) {
+    for (auto& c : k.children) {
+      if (c.type != Type::section && c.type != Type::section_list) c.parsed_default = default_json(c);
+      parse(c);
     }
   };
-  check(root_);
+  parse(root_);
 }
 
 std::vector<std::string> Schema::key_paths() const {
@@ -649,12 +647,11 @@ nlohmann::json Config::redacted() const {
   json out;
   fill_effective(schema_->root(), values_, out, true);
   std::string text = out.dump();
-  // Map values and strings may embed secrets (e.g. ${ENV} inside a URL).
-  for (const auto& s : secrets_) {
-    if (s.size() < 4) continue;
-    std::size_t pos = 0;
-    while ((pos = text.find(s, pos)) != std::string::npos) text.replace(pos, s.size(), "[REDACTED]");
-  }
+  // Map values and strings may embed secrets (e.g. ${ENV} inside a URL):
+  // masked the way log lines are.
+  log::Redactor redactor;
+  for (const auto& secret : secrets_) redactor.add(secret);
+  redactor.apply(text);
   return json::parse(text);
 }
 

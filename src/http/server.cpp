@@ -155,11 +155,12 @@ class Server::Impl {
     }
   }
 
-  static void abandon(ResponseSlot& slot) {
+  // The first answer wins (a handler answering twice, or the server giving up
+  // on it); it goes to the waiting session, or waits in the slot for it.
+  static void answer(ResponseSlot& slot, Response r) {
     std::unique_lock lock(slot.mutex);
     if (slot.answered) return;
     slot.answered = true;
-    auto r = problem(503, "/problems/shutting-down", "Service Unavailable", "the server is shutting down");
     if (slot.waiter) {
       auto waiter = std::move(slot.waiter);
       lock.unlock();
@@ -167,6 +168,10 @@ class Server::Impl {
     } else {
       slot.ready = std::move(r);
     }
+  }
+
+  static void abandon(ResponseSlot& slot) {
+    answer(slot, problem(503, "/problems/shutting-down", "Service Unavailable", "the server is shutting down"));
   }
 
   asio::awaitable<void> accept_loop() {
@@ -219,18 +224,7 @@ class Server::Impl {
       auto it = sessions_.find(session_id);
       if (it != sessions_.end()) it->second.pending = slot;
     }
-    router_.dispatch(request, [slot](Response r) {
-      std::unique_lock lock(slot->mutex);
-      if (slot->answered) return;  // a handler answered twice, or the server gave up: keep the first
-      slot->answered = true;
-      if (slot->waiter) {
-        auto waiter = std::move(slot->waiter);
-        lock.unlock();
-        waiter(std::move(r));
-      } else {
-        slot->ready = std::move(r);
-      }
-    });
+    router_.dispatch(request, [slot](Response r) { answer(*slot, std::move(r)); });
     return slot;
   }
 

@@ -48,6 +48,8 @@ struct Key {
   std::optional<std::int64_t> max;
   std::vector<std::string> choices;
   std::vector<Key> children;  // section, section_list
+  // The default as a typed value (null when none); filled in by Schema.
+  nlohmann::json parsed_default;
 };
 
 // Builders that read like the schema they declare.

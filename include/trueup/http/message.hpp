@@ -11,11 +11,11 @@
 namespace trueup::http {
 
 struct Request {
-  std::string method;                          // "GET"
-  std::string target;                          // "/v1/x?y=1" as sent
-  std::string path;                            // "/v1/x"
-  std::string query;                           // "y=1"
-  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string method;                                       // "GET"
+  std::string target;                                       // "/v1/x?y=1" as sent
+  std::string path;                                         // "/v1/x"
+  std::string query;                                        // "y=1"
+  std::map<std::string, std::string, std::less<>> headers;  // names lower-cased
   std::string body;
   std::map<std::string, std::string> params;  // from {name} route segments
   std::string route;                          // the matched route pattern
@@ -23,7 +23,7 @@ struct Request {
   std::string remote;                         // peer address
 
   const std::string* header(std::string_view lower_name) const {
-    auto it = headers.find(std::string(lower_name));
+    auto it = headers.find(lower_name);
     return it == headers.end() ? nullptr : &it->second;
   }
 };
