@@ -1,7 +1,6 @@
 #include "trueup/api/auth.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "trueup/core/digest.hpp"
 
 namespace trueup::api {
 
@@ -24,19 +23,7 @@ std::optional<Scope> parse_scope(std::string_view text) {
   return std::nullopt;
 }
 
-std::string sha256_hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view text) { return trueup::sha256_hex(text); }
 
 Authenticator::Authenticator(std::vector<ApiKey> keys, bool allow_anonymous)
     : keys_(std::move(keys)), allow_anonymous_(allow_anonymous) {}
@@ -61,8 +48,7 @@ std::variant<Principal, http::Response> Authenticator::authenticate(const http::
   // Compare against every key in constant time per key, so timing does not
   // tell how much of a hash matched.
   for (const auto& k : keys_) {
-    if (k.sha256_hex.size() == digest.size() && CRYPTO_memcmp(k.sha256_hex.data(), digest.data(), digest.size()) == 0)
-      match = &k;
+    if (constant_time_equal(k.sha256_hex, digest)) match = &k;
   }
   if (match == nullptr) {
     auto r = http::problem(401, "/problems/unauthenticated", "Unauthorized", "the API key is not known");

@@ -1,10 +1,9 @@
 #include "sql_support.hpp"
 
-#include <openssl/evp.h>
-
 #include <charconv>
 #include <cstdlib>
 
+#include "trueup/core/digest.hpp"
 #include "trueup/core/time.hpp"
 
 namespace trueup::messaging::detail {
@@ -71,24 +70,9 @@ Dialect dialect_of(const store::Store& store) { return Dialect{store.engine() ==
 
 std::string timestamp(std::chrono::system_clock::time_point t) { return format_utc(t, 6); }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), size));
-}
+std::string sha256_hex(std::string_view data) { return trueup::sha256_hex(data); }
 
-std::string hex_encode(std::string_view raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.resize(raw.size() * 2);
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const auto b = static_cast<unsigned char>(raw[i]);
-    out[2 * i] = kDigits[b >> 4];
-    out[2 * i + 1] = kDigits[b & 0xf];
-  }
-  return out;
-}
+std::string hex_encode(std::string_view raw) { return trueup::hex_encode(raw); }
 
 std::optional<std::string> hex_decode(std::string_view hex) {
   if (hex.starts_with("\\x")) hex.remove_prefix(2);  // bytea_output=hex without encode()

@@ -1,8 +1,6 @@
 // Migration files: the embedded set, naming, checksums, and applying them
 // through Store::transact (shared by both engines).
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "embedded_files.hpp"
+#include "trueup/core/digest.hpp"
 #include "worker_store.hpp"
 
 namespace trueup::store {
@@ -28,17 +27,6 @@ std::vector<Migration> load_embedded(std::string_view engine) {
     out.push_back(Migration{*version, std::string(file.name), std::string(file.text)});
   }
   std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
-  return out;
-}
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0xf]);
-  }
   return out;
 }
 
@@ -76,11 +64,7 @@ std::string migration_checksum(const Migration& migration) {
     if (migration.sql[i] == '\r' && i + 1 < migration.sql.size() && migration.sql[i + 1] == '\n') continue;
     text.push_back(migration.sql[i]);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
-  return to_hex(digest, size);
+  return trueup::sha256_hex(text);
 }
 
 namespace detail {
