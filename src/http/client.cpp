@@ -106,28 +106,50 @@ Result<ClientReply> BlockingClient::request(const std::string& method, const std
   return make_error(Errc::unavailable, method + " " + target + ": connection closed");
 }
 
-Result<ParsedUrl> parse_http_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) return make_error(Errc::invalid_argument, "expected an http:// URL, got " + url);
+Result<ParsedUrl> parse_url(const std::string& url) {
   ParsedUrl out;
-  std::string rest = url.substr(scheme.size());
-  auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  out.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  auto colon = authority.rfind(':');
-  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+  auto sep = url.find("://");
+  if (sep != std::string::npos) out.scheme = url.substr(0, sep);
+  for (auto& c : out.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (sep == std::string::npos || (out.scheme != "http" && out.scheme != "https"))
+    return make_error(Errc::invalid_argument, "expected an http:// or https:// URL, got " + url);
+  out.port = out.scheme == "https" ? 443 : 80;
+  std::string rest = url.substr(sep + 3);
+  rest = rest.substr(0, rest.find('#'));
+  auto end = rest.find_first_of("/?");
+  std::string authority = rest.substr(0, end);
+  if (end != std::string::npos) out.target = rest[end] == '/' ? rest.substr(end) : "/" + rest.substr(end);
+  if (authority.find('@') != std::string::npos)
+    return make_error(Errc::invalid_argument, "credentials in a URL are not supported; send an Authorization header");
+  std::string port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) return make_error(Errc::invalid_argument, "bad IPv6 literal in " + url);
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return make_error(Errc::invalid_argument, "bad authority in " + url);
+      port_text = authority.substr(close + 2);
+    }
+  } else if (auto colon = authority.rfind(':'); colon != std::string::npos) {
     out.host = authority.substr(0, colon);
-    unsigned port = 0;
-    auto portText = authority.substr(colon + 1);
-    auto [p, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
-    if (ec != std::errc() || p != portText.data() + portText.size() || port == 0 || port > 65535)
-      return make_error(Errc::invalid_argument, "bad port in " + url);
-    out.port = static_cast<std::uint16_t>(port);
+    port_text = authority.substr(colon + 1);
   } else {
     out.host = authority;
   }
+  if (!port_text.empty() || (!authority.empty() && authority.back() == ':')) {
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
+      return make_error(Errc::invalid_argument, "bad port in " + url);
+    out.port = static_cast<std::uint16_t>(port);
+  }
   if (out.host.empty()) return make_error(Errc::invalid_argument, "no host in " + url);
   return out;
+}
+
+Result<ParsedUrl> parse_http_url(const std::string& url) {
+  if (url.rfind("http://", 0) != 0) return make_error(Errc::invalid_argument, "expected an http:// URL, got " + url);
+  return parse_url(url);
 }
 
 }  // namespace trueup::http

@@ -1,7 +1,7 @@
 #pragma once
 // A small blocking HTTP/1.1 client (plain TCP, keep-alive), for the command
-// line's operator verbs and for tests. Connectors get the asynchronous,
-// TLS-capable client of the connector SDK instead.
+// line's operator verbs and for tests. Connectors use the shared, TLS-capable
+// OutboundClient (outbound.hpp) instead.
 //
 // Thread-safety: one client per thread.
 
@@ -43,12 +43,17 @@ class BlockingClient {
 };
 
 struct ParsedUrl {
-  std::string host;
+  std::string scheme = "http";  // "http" or "https"
+  std::string host;             // IPv6 literals without brackets
   std::uint16_t port = 80;
-  std::string target = "/";  // path and query
+  std::string target = "/";  // path and query; a fragment is dropped
 };
 
 // "http://127.0.0.1:8080/base" -> host, port, target; only http.
 Result<ParsedUrl> parse_http_url(const std::string& url);
+
+// http:// (default port 80) or https:// (443). Errors: invalid_argument for
+// another scheme, no host, a bad port, or credentials in the URL.
+Result<ParsedUrl> parse_url(const std::string& url);
 
 }  // namespace trueup::http
