@@ -104,19 +104,11 @@ std::optional<WallTime> parse_http_date(std::string_view text, WallTime now) {
 }  // namespace
 
 BudgetSettings BudgetSettings::token_bucket(double rate_per_second, double burst) {
-  BudgetSettings s;
-  s.kind = Kind::token_bucket;
-  s.rate_per_second = rate_per_second;
-  s.capacity = burst;
-  return s;
+  return {.kind = Kind::token_bucket, .capacity = burst, .rate_per_second = rate_per_second};
 }
 
 BudgetSettings BudgetSettings::leaky_bucket(double bucket_size, double leak_per_second) {
-  BudgetSettings s;
-  s.kind = Kind::leaky_bucket;
-  s.rate_per_second = leak_per_second;
-  s.capacity = bucket_size;
-  return s;
+  return {.kind = Kind::leaky_bucket, .capacity = bucket_size, .rate_per_second = leak_per_second};
 }
 
 std::string_view budget_kind_name(BudgetSettings::Kind kind) {

@@ -13,6 +13,7 @@
 
 #include "trueup/connector/backoff.hpp"
 #include "trueup/connector/budget.hpp"
+#include "trueup/http/outbound.hpp"
 
 namespace trueup::connector {
 namespace {
@@ -169,6 +170,17 @@ TEST(Budget, TooManyRequestsEmptiesAndPausesUntilRetryAfterSeconds) {
   EXPECT_FALSE(budget.try_acquire(t0 + 7s - 1ns).granted);
   // By then the bucket has refilled (it was emptied at t0).
   EXPECT_EQ(take_all(budget, t0 + 7s), 5);
+}
+
+TEST(Budget, ReadsTheOutboundClientsReplyHeadersWhateverTheirCase) {
+  http::HeaderFields reply;
+  reply.add("Content-Type", "application/json");
+  reply.add("X-Shopify-Shop-Api-Call-Limit", "40/40");
+  reply.add("Retry-After", "2");
+  Budget budget(shopify_rest_budget());
+  budget.observe(429, header_lookup(reply), t0, kWall);
+  EXPECT_EQ(budget.try_acquire(t0).wait, 2s);
+  EXPECT_DOUBLE_EQ(budget.snapshot(t0 + 2s).remaining, 4);  // emptied, then 2 s at 2/s
 }
 
 TEST(Budget, RetryAfterAsHttpDate) {

@@ -5,6 +5,7 @@
 // The string_view a lookup returns points into the caller's storage and is
 // valid as long as that storage is.
 
+#include <concepts>
 #include <functional>
 #include <optional>
 #include <string>
@@ -22,19 +23,29 @@ constexpr std::string_view trim_header_value(std::string_view value) {
   return value;
 }
 
-// A lookup over a map keyed by lower-cased names (the http module's request
-// and client response headers). The map must outlive the lookup.
-template <class Map>
-HeaderLookup header_lookup(const Map& headers) {
+// A lookup over the caller's header storage, which must outlive it: a map
+// keyed by lower-cased names (the http module's request headers), or a type
+// whose `find(name)` returns `const std::string*` (http::HeaderFields, which
+// ignores case).
+template <class Fields>
+HeaderLookup header_lookup(const Fields& headers) {
   return [&headers](std::string_view lower_name) -> std::optional<std::string_view> {
-    auto it = [&] {
-      if constexpr (requires { headers.find(lower_name); })
-        return headers.find(lower_name);
-      else
-        return headers.find(std::string(lower_name));
-    }();
-    if (it == headers.end()) return std::nullopt;
-    return std::string_view(it->second);
+    if constexpr (requires {
+                    { headers.find(lower_name) } -> std::convertible_to<const std::string*>;
+                  }) {
+      const std::string* value = headers.find(lower_name);
+      if (value == nullptr) return std::nullopt;
+      return std::string_view(*value);
+    } else {
+      auto it = [&] {
+        if constexpr (requires { headers.find(lower_name); })
+          return headers.find(lower_name);
+        else
+          return headers.find(std::string(lower_name));
+      }();
+      if (it == headers.end()) return std::nullopt;
+      return std::string_view(it->second);
+    }
   };
 }
 
