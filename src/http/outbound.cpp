@@ -375,16 +375,16 @@ class OutboundClient::Impl {
     if (message.find(bhttp::field::user_agent) == message.end() && !settings_.user_agent.empty())
       message.set(bhttp::field::user_agent, settings_.user_agent);
     message.body() = ex.request.body;
-    message.prepare_payload();
-    message.keep_alive(true);
+    message.prepare_payload();  // HTTP/1.1 keeps the connection alive unless the caller sent Connection: close
     return message;
   }
 
   Error failure(const Exchange& ex, const beast::error_code& ec, std::string_view phase) const {
     if (stopped_.load()) return make_error(Errc::unavailable, describe_request(ex) + ": the client stopped");
     if (ec == beast::error::timeout)
-      return make_error(Errc::timeout, describe_request(ex) + ": no complete answer within " +
-                                           std::to_string(ex.timeout.count()) + " ms (" + std::string(phase) + ")");
+      return make_error(Errc::timeout, describe_request(ex) + ": " + std::string(phase) + " timed out (timeout " +
+                                           std::to_string(ex.timeout.count()) + " ms, connect_timeout " +
+                                           std::to_string(settings_.connect_timeout.count()) + " ms)");
     return make_error(Errc::unavailable, describe_request(ex) + ": " + std::string(phase) + " failed: " + ec.message());
   }
 
