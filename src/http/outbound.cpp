@@ -470,25 +470,26 @@ class OutboundClient::Impl {
     auto [rec, received] = co_await bhttp::async_read(stream, conn.buffer, parser, kTuple);
     if (rec == bhttp::error::body_limit || rec == bhttp::error::header_limit) {
       const bool body = rec == bhttp::error::body_limit;
-      co_return Attempt{
-          make_error(Errc::unsupported,
-                     describe_request(ex) + ": response " + (body ? "body" : "headers") + " exceed" +
-                         (body ? "s max_response_body_bytes (" + std::to_string(settings_.max_response_body_bytes)
-                               : " max_response_header_bytes (" + std::to_string(settings_.max_response_header_bytes)) +
-                         " bytes)"),
-          false};
+      const std::string setting = body ? "max_response_body_bytes" : "max_response_header_bytes";
+      const std::size_t limit = body ? settings_.max_response_body_bytes : settings_.max_response_header_bytes;
+      co_return Attempt{make_error(Errc::unsupported, describe_request(ex) + ": response " +
+                                                          (body ? "body" : "headers") + " larger than " + setting +
+                                                          " (" + std::to_string(limit) + " bytes)")};
     }
     // Nothing of the response arrived: the classic stale keep-alive close.
-    if (rec)
+    if (rec) {
+      const bool nothing_arrived = received == 0 && conn.buffer.size() == 0;
       co_return Attempt{failure(ex, rec, "read"),
-                        connection_lost(rec) && received == 0 && idempotent(ex.request.method)};
+                        connection_lost(rec) && nothing_arrived && idempotent(ex.request.method)};
+    }
     auto& response = parser.get();
     OutboundReply reply;
     reply.status = static_cast<int>(response.result_int());
     for (const auto& field : response) reply.headers.add(std::string(field.name_string()), std::string(field.value()));
     reply.body = std::move(response.body());
     reply.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started);
-    conn.reusable = response.keep_alive() && parser.is_done();
+    // Bytes beyond the response would be read as the next one's start.
+    conn.reusable = response.keep_alive() && parser.is_done() && conn.buffer.size() == 0;
     co_return Attempt{std::move(reply), false};
   }
 
