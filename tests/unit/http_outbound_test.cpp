@@ -326,13 +326,18 @@ TEST(HeaderFields, RepeatedNamesKeptAndLookupIgnoresCase) {
   EXPECT_EQ(h.find("Retry-After"), nullptr);
 }
 
-// A one-connection-at-a-time server (plain or TLS) that answers each request
-// with repeated X-Trace headers and then closes the connection although it
-// advertised keep-alive: what a server does when its idle timeout is shorter
-// than the client's.
+// A one-connection-at-a-time server (plain or TLS) that answers the first
+// request of a connection with repeated X-Trace headers, advertising
+// keep-alive, and then either closes the connection at once (what a server
+// with a shorter idle timeout than the client's does), or reads the next
+// request and closes without answering it (the close racing a request).
 class ClosingServer {
  public:
-  ClosingServer(const std::string& cert = "", const std::string& key = "") {
+  enum class Ending { close_after_answer, drop_next_request };
+
+  explicit ClosingServer(Ending ending = Ending::close_after_answer, const std::string& cert = "",
+                         const std::string& key = "")
+      : ending_(ending) {
     if (!cert.empty()) {
       tls_.emplace(ssl::context::tls_server);
       tls_->use_certificate_chain_file(cert);
@@ -352,6 +357,7 @@ class ClosingServer {
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
   int accepted() const { return accepted_.load(); }
+  int requests() const { return requests_.load(); }
 
  private:
   void serve() {
@@ -372,12 +378,13 @@ class ClosingServer {
     }
   }
   template <class Stream>
-  static void answer(Stream& stream) {
+  void answer(Stream& stream) {
     beast::flat_buffer buffer;
     bhttp::request<bhttp::string_body> req;
     beast::error_code ec;
     bhttp::read(stream, buffer, req, ec);
     if (ec) return;
+    ++requests_;
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
     res.insert("X-Trace", "first");
     res.insert("X-Trace", "second");
@@ -385,13 +392,19 @@ class ClosingServer {
     res.body() = "closing " + std::string(req.target());
     res.prepare_payload();
     bhttp::write(stream, res, ec);
+    if (ec || ending_ == Ending::close_after_answer) return;
+    bhttp::request<bhttp::string_body> next;
+    bhttp::read(stream, buffer, next, ec);
+    if (!ec) ++requests_;
   }
 
+  Ending ending_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   std::optional<ssl::context> tls_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> accepted_{0};
+  std::atomic<int> requests_{0};  // read completely, answered or not
   std::thread thread_;
 };
 
@@ -409,6 +422,33 @@ TEST(OutboundClientStale, ConnectionClosedByTheServerIsReplaced) {
   // once (GET is idempotent): each request got its own connection.
   EXPECT_EQ(client.stats().connections_opened, 3u);
   EXPECT_EQ(server.accepted(), 3);
+}
+
+// The server reads the second request on a kept-alive connection and closes
+// without answering: a GET is sent again on a fresh connection, a POST is not
+// (it may have been acted on).
+TEST(OutboundClientStale, IdempotentRequestIsResentOnceAndPostIsNot) {
+  ClosingServer server(ClosingServer::Ending::drop_next_request);
+  OutboundClient client({});
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/stock";
+  ASSERT_TRUE(client.send(get(url)).ok());
+  auto resent = client.send(get(url));
+  ASSERT_TRUE(resent.ok()) << resent.error().describe();
+  EXPECT_EQ(resent->body, "closing /stock");
+  EXPECT_EQ(client.stats().retries, 1u);
+  EXPECT_EQ(client.stats().connections_opened, 2u);
+
+  OutboundRequest post;
+  post.method = "POST";
+  post.url = url;
+  post.body = R"({"quantity":"1"})";
+  auto lost = client.send(post);  // on the connection kept from the resent GET
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, Errc::unavailable);
+  EXPECT_EQ(client.stats().retries, 1u);
+  EXPECT_EQ(client.stats().connections_opened, 2u);
+  client.stop();
+  EXPECT_EQ(server.requests(), 4);  // GET, GET dropped, GET again, POST dropped
 }
 
 // A CA, a server certificate for 127.0.0.1/localhost and one for another
@@ -446,7 +486,7 @@ class OutboundTlsTest : public ::testing::Test {
   // One GET to a TLS server presenting `name`.pem.
   static Result<OutboundReply> fetch_from(const std::string& name, OutboundSettings settings,
                                           const std::string& host = "127.0.0.1") {
-    ClosingServer server(path(name + ".pem"), path(name + ".key"));
+    ClosingServer server(ClosingServer::Ending::close_after_answer, path(name + ".pem"), path(name + ".key"));
     OutboundClient client(std::move(settings));
     return client.send(get("https://" + host + ":" + std::to_string(server.port()) + "/secure"));
   }
