@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace trueup::connector {
 namespace {
@@ -28,6 +29,9 @@ std::optional<Number> parse_number(std::string_view text) {
   Number value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  if constexpr (std::is_floating_point_v<Number>) {
+    if (!std::isfinite(value)) return std::nullopt;  // from_chars reads "inf" and "nan"
+  }
   return value;
 }
 
@@ -80,7 +84,7 @@ std::optional<WallTime> parse_http_date(std::string_view text, WallTime now) {
     auto w = split_words(text);
     if (w.size() != 5) return std::nullopt;
     auto year = parse_number<int>(w[4]);
-    if (!year || w[4].size() != 4) return std::nullopt;
+    if (!year || *year < 0 || w[4].size() != 4) return std::nullopt;
     return make_time(*year, w[1], w[2], w[3]);
   }
   std::string rest(text.substr(comma + 1));
@@ -90,7 +94,7 @@ std::optional<WallTime> parse_http_date(std::string_view text, WallTime now) {
   // IMF-fixdate "06 Nov 1994 08:49:37 GMT"; RFC 850 "06 Nov 94 08:49:37 GMT"
   if (w.size() != 5 || w[4] != "GMT" || w[0].size() != 2) return std::nullopt;
   auto year = parse_number<int>(w[2]);
-  if (!year || w[2].size() != (rfc850 ? 2u : 4u)) return std::nullopt;
+  if (!year || *year < 0 || w[2].size() != (rfc850 ? 2u : 4u)) return std::nullopt;
   if (rfc850) {
     // A two-digit year more than 50 years ahead means the century before.
     const int this_year =

@@ -112,7 +112,7 @@ TEST(LeakyBucket, LearnsLevelAndSizeFromTheCallLimitHeader) {
   EXPECT_DOUBLE_EQ(ours.snapshot(t0).remaining, 10);
 
   // Malformed values are ignored.
-  for (const char* bad : {"", "40", "x/40", "3/0", "-1/40", "3/40/5"}) {
+  for (const char* bad : {"", "40", "x/40", "3/0", "-1/40", "3/40/5", "1/inf", "nan/40"}) {
     Budget b(shopify_rest_budget());
     b.observe(200, Headers{{{"x-shopify-shop-api-call-limit", bad}}}.lookup(), t0, kWall);
     EXPECT_DOUBLE_EQ(b.snapshot(t0).remaining, 40) << bad;
@@ -148,7 +148,7 @@ TEST(RetryAfter, RejectsWhatIsNeither) {
   for (const char* bad :
        {"", "soon", "-1", "1.5", "+3", "Sun, 06 Nov 1994 25:00:00 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
-        "Sun Nov  6 08:49:37", "2026-11-26T23:00:00Z"}) {
+        "Sun Nov  6 08:49:37", "Sun Nov  6 08:49:37 -994", "2026-11-26T23:00:00Z"}) {
     EXPECT_EQ(parse_retry_after(bad, kWall), std::nullopt) << bad;
   }
 }
@@ -227,8 +227,10 @@ TEST(Budget, LearnsTheAmazonRateAndGraphQLThrottleStatus) {
   EXPECT_EQ(take_all(budget, t0), 20);
   budget.observe(200, Headers{{{"x-amzn-ratelimit-limit", "0.5"}}}.lookup(), t0, kWall);
   EXPECT_EQ(budget.try_acquire(t0).wait, 2s);
-  budget.observe(200, Headers{{{"x-amzn-ratelimit-limit", "zero"}}}.lookup(), t0, kWall);
-  EXPECT_DOUBLE_EQ(budget.snapshot(t0).rate_per_second, 0.5);
+  for (const char* bad : {"zero", "0", "-2", "inf", "nan"}) {
+    budget.observe(200, Headers{{{"x-amzn-ratelimit-limit", bad}}}.lookup(), t0, kWall);
+    EXPECT_DOUBLE_EQ(budget.snapshot(t0).rate_per_second, 0.5) << bad;
+  }
 
   Budget graphql(BudgetSettings::leaky_bucket(1000, 50));
   graphql.learn(/*remaining=*/100, /*capacity=*/2000, t0);
