@@ -104,6 +104,12 @@ class IdMapping {
   std::vector<UnmappedId> locations_;
 };
 
+// What a mapping needs besides the payload.
+struct MappingContext {
+  model::ChannelCode channel;  // the canonical channel the payload came from, e.g. "shopify-eu"
+  const IdResolver& resolver;
+};
+
 // invalid_payload with the given message.
 MappingError invalid_payload(std::string message);
 MappingError invalid_payload(const Error& error);

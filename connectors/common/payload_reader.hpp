@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -81,6 +83,18 @@ class PayloadReader {
     if (!v->is_array()) return fail(key, "expected an array");
     const std::string base = path_of(key);
     for (std::size_t i = 0; i < v->size() && !failed(); ++i) each((*v)[i], base + "/" + std::to_string(i));
+  }
+
+  // Reads every element of an array of objects with read(PayloadReader&, T&)
+  // and appends it to `out`.
+  template <class T, class F>
+  void objects(std::string_view key, Need need, std::vector<T>& out, F&& read) {
+    each(key, need, [&](const nlohmann::json& e, const std::string& at) {
+      PayloadReader item(problems_, e, at);
+      T value{};
+      read(item, value);
+      out.push_back(std::move(value));
+    });
   }
 
  private:

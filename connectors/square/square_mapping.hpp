@@ -27,10 +27,7 @@ inline constexpr std::string_view kItemVariationEntity = "item_variation";
 inline constexpr std::string_view kCustomItemEntity = "custom_item";
 inline constexpr std::string_view kLocationEntity = "location";
 
-struct MappingContext {
-  model::ChannelCode channel;  // e.g. "square-pos"
-  const IdResolver& resolver;
-};
+using connectors::MappingContext;
 
 // A stored order (id, created_at, state, total_money and line uids present).
 Mapped<model::Order> to_order(const Order& order, const MappingContext& context);

@@ -73,16 +73,6 @@ void read_discount(PayloadReader& r, OrderDiscount& d) {
   d.applied_money = money(r, "applied_money", Need::optional);
 }
 
-template <class T, class F>
-void read_each(PayloadReader& r, std::string_view key, std::vector<T>& out, F&& read) {
-  r.each(key, Need::optional, [&](const json& e, const std::string& at) {
-    PayloadReader item(r.problems(), e, at);
-    T value{};
-    read(item, value);
-    out.push_back(std::move(value));
-  });
-}
-
 void read_order(PayloadReader& r, Order& o) {
   o.id = r.id("id", Need::optional);
   o.location_id = r.id("location_id", Need::optional);
@@ -92,10 +82,10 @@ void read_order(PayloadReader& r, Order& o) {
   o.created_at = r.timestamp("created_at", Need::optional);
   o.updated_at = r.timestamp("updated_at", Need::optional);
   o.closed_at = r.timestamp("closed_at", Need::optional);
-  read_each(r, "line_items", o.line_items, read_line_item);
-  read_each(r, "discounts", o.discounts, read_discount);
-  read_each(r, "taxes", o.taxes, read_discount);
-  read_each(r, "tenders", o.tenders, [](PayloadReader& t, OrderTender& out) {
+  r.objects("line_items", Need::optional, o.line_items, read_line_item);
+  r.objects("discounts", Need::optional, o.discounts, read_discount);
+  r.objects("taxes", Need::optional, o.taxes, read_discount);
+  r.objects("tenders", Need::optional, o.tenders, [](PayloadReader& t, OrderTender& out) {
     out.id = t.id("id", Need::required).value_or("");
     out.type = t.text("type", Need::required).value_or("");
     out.amount_money = money(t, "amount_money", Need::required).value_or(Money{});
@@ -230,8 +220,8 @@ Result<SearchOrdersResponse> decode_search_orders_response(std::string_view body
   auto j = parse_response(body);
   if (!j) return std::move(j).error();
   return read_payload<SearchOrdersResponse>(*j, [](PayloadReader& r, SearchOrdersResponse& out) {
-    read_each(r, "orders", out.orders, read_order);
-    read_each(r, "order_entries", out.order_entries, [](PayloadReader& e, OrderEntry& entry) {
+    r.objects("orders", Need::optional, out.orders, read_order);
+    r.objects("order_entries", Need::optional, out.order_entries, [](PayloadReader& e, OrderEntry& entry) {
       entry.order_id = e.id("order_id", Need::required).value_or("");
       entry.location_id = e.id("location_id", Need::optional);
       entry.version = e.integer("version", Need::optional);
@@ -260,7 +250,7 @@ Result<PaymentRefundsPage> decode_list_refunds_response(std::string_view body) {
   auto j = parse_response(body);
   if (!j) return std::move(j).error();
   return read_payload<PaymentRefundsPage>(*j, [](PayloadReader& r, PaymentRefundsPage& out) {
-    read_each(r, "refunds", out.refunds, read_refund);
+    r.objects("refunds", Need::optional, out.refunds, read_refund);
     out.cursor = r.text("cursor", Need::optional);
   });
 }
@@ -273,7 +263,7 @@ Result<InventoryCountsPage> decode_inventory_counts_response(std::string_view bo
   auto j = parse_response(body);
   if (!j) return std::move(j).error();
   return read_payload<InventoryCountsPage>(*j, [](PayloadReader& r, InventoryCountsPage& out) {
-    read_each(r, "counts", out.counts, read_count);
+    r.objects("counts", Need::optional, out.counts, read_count);
     out.cursor = r.text("cursor", Need::optional);
   });
 }
@@ -282,7 +272,7 @@ Result<InventoryChangesPage> decode_inventory_changes_response(std::string_view 
   auto j = parse_response(body);
   if (!j) return std::move(j).error();
   return read_payload<InventoryChangesPage>(*j, [](PayloadReader& r, InventoryChangesPage& out) {
-    read_each(r, "changes", out.changes, read_change);
+    r.objects("changes", Need::optional, out.changes, read_change);
     out.cursor = r.text("cursor", Need::optional);
   });
 }
@@ -305,7 +295,7 @@ Result<BatchChangeInventoryRequest> decode_batch_change_inventory(std::string_vi
   if (!j) return std::move(j).error();
   return read_payload<BatchChangeInventoryRequest>(*j, [](PayloadReader& r, BatchChangeInventoryRequest& out) {
     out.idempotency_key = r.text("idempotency_key", Need::required).value_or("");
-    read_each(r, "changes", out.changes, read_change);
+    r.objects("changes", Need::optional, out.changes, read_change);
     out.ignore_unchanged_counts = r.boolean("ignore_unchanged_counts", Need::optional);
   });
 }
@@ -335,7 +325,7 @@ Result<WebhookEvent> decode_webhook_event(std::string_view body) {
     const std::string_view type = e.type;
     if (type == "inventory.count.updated") {
       std::vector<InventoryCount> counts;
-      read_each(object, "inventory_counts", counts, read_count);
+      object.objects("inventory_counts", Need::optional, counts, read_count);
       e.payload = std::move(counts);
     } else if (type.starts_with("order.")) {
       // order_created, order_updated, order_fulfillment_updated: the member

@@ -64,4 +64,9 @@ inline std::string map_everything(std::string_view entity, std::string_view exte
   return out;
 }
 
+// How a contract test records a rejection: the decoder's message, or the
+// mapping error's kind and message.
+inline std::string reason_of(const Error& e) { return e.message; }
+inline std::string reason_of(const MappingError& e) { return std::string(to_string(e.kind)) + ": " + e.message; }
+
 }  // namespace trueup::connectors::testing

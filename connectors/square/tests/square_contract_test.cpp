@@ -20,6 +20,7 @@ namespace {
 
 using nlohmann::json;
 using testing::MapResolver;
+using testing::reason_of;
 
 std::string text(const json& j) { return j.is_string() ? j.get<std::string>() : number_text(j).value_or("?"); }
 
@@ -93,8 +94,6 @@ class SquareContract : public ::testing::Test {
   json events_;
 };
 
-std::string reason_of(const Error& e) { return e.message; }
-std::string reason_of(const MappingError& e) { return std::string(to_string(e.kind)) + ": " + e.message; }
 
 std::string SquareContract::outcome(const std::string& op, const std::string& which, const json& example) {
   const std::string body = dump_exact(example);
