@@ -138,9 +138,10 @@ class OutboundClient {
   // Blocks until the exchange ends. Not on the client's I/O threads.
   Result<OutboundReply> send(const OutboundRequest& request);
 
-  // `done` is called exactly once: on an I/O thread, or on the calling thread
+  // `done` is called exactly once: on an I/O thread; or on the calling thread
   // before send_async returns when the request is refused at once (bad URL,
-  // queue full, client stopped). It must not block; it may call send_async.
+  // queue full, client stopped); or, for a request still queued, on the thread
+  // calling stop(). It must not block or throw; it may call send_async.
   void send_async(OutboundRequest request, Callback done);
 
   OutboundStats stats() const;
