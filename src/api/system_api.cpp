@@ -2,7 +2,9 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "group_commit.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/query.hpp"
 #include "trueup/inventory/ledger.hpp"
@@ -56,9 +58,12 @@ Response error_response(const Error& e) {
 }
 
 using ApiFunction = std::function<Response(const Request&, const Principal&)>;
+using Reply = std::function<void(Response)>;
+// Answers through `reply`, now or later (from any thread), exactly once.
+using AsyncApiFunction = std::function<void(const Request&, const Principal&, Reply)>;
 
 // Authenticates on the I/O thread, then runs `fn` on the handler pool.
-http::Handler guarded(const SystemApi& api, Scope scope, ApiFunction fn) {
+http::Handler guarded_async(const SystemApi& api, Scope scope, AsyncApiFunction fn) {
   return [&api, scope, fn = std::move(fn)](Request& request, http::Respond respond) {
     auto who = api.auth.authenticate(request, scope);
     if (auto* refusal = std::get_if<Response>(&who)) {
@@ -68,7 +73,7 @@ http::Handler guarded(const SystemApi& api, Scope scope, ApiFunction fn) {
     // The request is copied: the job may outlive the connection.
     auto job = [req = request, principal = std::get<Principal>(who), fn, respond]() mutable {
       try {
-        respond(fn(req, principal));
+        fn(req, principal, [respond](Response r) { respond(std::move(r)); });
       } catch (const std::exception& e) {
         log::error("api handler failed", {{"request_id", req.request_id}, {"error", e.what()}});
         respond(http::problem(500, "/problems/internal", "Internal Server Error", "the request failed unexpectedly"));
@@ -81,6 +86,11 @@ http::Handler guarded(const SystemApi& api, Scope scope, ApiFunction fn) {
       respond(std::move(r));
     }
   };
+}
+
+http::Handler guarded(const SystemApi& api, Scope scope, ApiFunction fn) {
+  return guarded_async(
+      api, scope, [fn = std::move(fn)](const Request& r, const Principal& p, const Reply& reply) { reply(fn(r, p)); });
 }
 
 Result<json> parse_json_body(const Request& r) {
@@ -133,31 +143,35 @@ struct IntakeKind {
   std::function<model::EventRecord(const T&, const model::EventContext&)> accepted_event;
 };
 
+// Called by a request's processing exactly once: the response, and Ok or the
+// failure (a failure releases the Idempotency-Key so a retry is processed anew).
+using Finish = std::function<void(Response, Status)>;
+
 // The Idempotency-Key dance around `process` (IETF draft
 // "The Idempotency-Key HTTP Header Field"): a replay returns the first
 // response; 409 while the first is in flight; 422 for the key with another body.
-Response with_idempotency(const SystemApi& api, const Request& r, const Principal& who,
-                          const std::function<Response(const messaging::IdempotencyClaim*, Status&)>& process) {
+void with_idempotency(const SystemApi& api, const Request& r, const Principal& who, Reply reply,
+                      const std::function<void(const messaging::IdempotencyClaim*, Finish)>& process) {
   const std::string* key = r.header("idempotency-key");
   if (key == nullptr) {
-    Status st = Ok{};
-    return process(nullptr, st);
+    process(nullptr, [reply](Response response, const Status&) { reply(std::move(response)); });
+    return;
   }
   if (key->empty() || key->size() > 255)
-    return http::problem(400, "/problems/invalid-request", "Bad Request",
-                         "Idempotency-Key must be 1 to 255 characters");
+    return reply(
+        http::problem(400, "/problems/invalid-request", "Bad Request", "Idempotency-Key must be 1 to 255 characters"));
   const std::string scope = who.name + " " + r.method + " " + r.path;
   auto begun = api.idempotency.begin(*key, scope, messaging::request_fingerprint(r.method, r.path, r.body));
-  if (!begun) return error_response(begun.error());
+  if (!begun) return reply(error_response(begun.error()));
   if (std::holds_alternative<messaging::idempotency::InFlight>(*begun)) {
     auto p = http::problem(409, "/problems/idempotency-key-in-flight", "Conflict",
                            "a request with this Idempotency-Key is still being processed; retry later");
     p.headers.emplace_back("Retry-After", "1");
-    return p;
+    return reply(std::move(p));
   }
   if (std::holds_alternative<messaging::idempotency::Mismatch>(*begun)) {
-    return http::problem(422, "/problems/idempotency-key-reused", "Unprocessable Content",
-                         "this Idempotency-Key was used with another request body; use a new key");
+    return reply(http::problem(422, "/problems/idempotency-key-reused", "Unprocessable Content",
+                               "this Idempotency-Key was used with another request body; use a new key"));
   }
   if (const auto* done = std::get_if<messaging::idempotency::Completed>(&*begun)) {
     Response replay;
@@ -170,76 +184,78 @@ Response with_idempotency(const SystemApi& api, const Request& r, const Principa
         replay.headers.emplace_back(k, v);
     }
     replay.headers.emplace_back("Idempotent-Replayed", "true");
-    return replay;
+    return reply(std::move(replay));
   }
   const auto claim = std::get<messaging::idempotency::New>(*begun).claim;
-  Status failed = Ok{};
-  Response response = process(&claim, failed);
-  if (!failed) {
-    if (auto st = api.idempotency.abandon(claim); !st)
-      log::warn("idempotency key not released", {{"request_id", r.request_id}, {"error", st.error().describe()}});
-  }
-  return response;
+  process(&claim, [&api, claim, reply, request_id = r.request_id](Response response, const Status& failed) {
+    if (failed) return reply(std::move(response));
+    // Releasing the key is a blocking store call, and this may run on a store
+    // thread: release on the handler pool, then answer.
+    auto answer = std::make_shared<Response>(std::move(response));
+    const bool queued = api.pool.submit([&api, claim, reply, request_id, answer] {
+      if (auto st = api.idempotency.abandon(claim); !st)
+        log::warn("idempotency key not released", {{"request_id", request_id}, {"error", st.error().describe()}});
+      reply(std::move(*answer));
+    });
+    if (!queued) {
+      log::warn("idempotency key left claimed until its lock times out (handler queue full)",
+                {{"request_id", request_id}});
+      reply(std::move(*answer));
+    }
+  });
 }
 
 template <class T>
-Response intake(const SystemApi& api, const IntakeKind<T>& kind, const Request& r, const Principal& who) {
+void intake(const SystemApi& api, detail::GroupCommitter& committer, const IntakeKind<T>& kind, const Request& r,
+            const Principal& who, Reply reply) {
   // The key is checked before the body, so a reused key with another body
   // is 422 whatever that body holds; a body that fails validation releases
   // the key again.
-  return with_idempotency(api, r, who, [&](const messaging::IdempotencyClaim* claim, Status& failed) -> Response {
+  with_idempotency(api, r, who, std::move(reply), [&](const messaging::IdempotencyClaim* claim, Finish finish) {
     auto body = parse_json_body(r);
-    if (!body) {
-      failed = body.error();
-      return error_response(body.error());
-    }
+    if (!body) return finish(error_response(body.error()), body.error());
     auto items = model::batch_from_json<T>(*body, api.max_batch);
-    if (!items) {
-      failed = items.error();
-      return http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message);
+    if (!items)
+      return finish(http::problem(400, "/problems/invalid-body", "Bad Request", items.error().message), items.error());
+    if (items->empty())
+      return finish(http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty"),
+                    make_error(Errc::invalid_argument, "empty batch"));
+    detail::Job job;
+    job.items.reserve(items->size());
+    for (const auto& item : *items) {
+      const std::string id = kind.id(item);
+      std::string document = model::to_json(item).dump();
+      job.items.push_back(detail::IntakeItem{
+          messaging::InboxMessage{kind.inbox_source, id, "application/json", document, {}},
+          workflow::StartRequest{kind.workflow_type, kind.correlation(item), std::move(document), id},
+          inventory::to_outbox(kind.accepted_event(item, event_context(api, r)))});
     }
-    if (items->empty()) {
-      failed = make_error(Errc::invalid_argument, "empty batch");
-      return http::problem(400, "/problems/invalid-body", "Bad Request", "the batch is empty");
-    }
-    json result_items = json::array();
-    std::size_t accepted = 0, duplicates = 0;
-    Response response;
-    auto st = api.store.transact([&](store::Transaction& tx) -> Status {
-      result_items = json::array();
-      accepted = duplicates = 0;
-      for (const auto& item : *items) {
-        const std::string id = kind.id(item);
-        const json document = model::to_json(item);
-        auto recorded = api.inbox.record(
-            tx, messaging::InboxMessage{kind.inbox_source, id, "application/json", document.dump(), {}});
-        if (!recorded) return std::move(recorded).error();
-        auto started = api.engine.start(tx, kind.workflow_type, kind.correlation(item), document, id);
-        if (!started) return std::move(started).error();
-        if (recorded->inserted) {
-          auto appended = api.outbox.append(tx, inventory::to_outbox(kind.accepted_event(item, event_context(api, r))));
-          if (!appended) return std::move(appended).error();
-          ++accepted;
-        } else {
-          ++duplicates;
-        }
+    std::optional<messaging::IdempotencyClaim> held;
+    if (claim != nullptr) held = *claim;
+    job.finish = [&api, held](store::Transaction& tx,
+                              const std::vector<detail::ItemOutcome>& outcomes) -> Result<std::string> {
+      json result_items = json::array();
+      std::size_t accepted = 0;
+      for (const auto& o : outcomes) {
+        accepted += o.inserted ? 1 : 0;
         result_items.push_back(
-            {{"id", id}, {"status", recorded->inserted ? "accepted" : "duplicate"}, {"workflow_id", started->id}});
+            {{"id", o.id}, {"status", o.inserted ? "accepted" : "duplicate"}, {"workflow_id", o.workflow_id}});
       }
-      json out = {{"accepted", accepted}, {"duplicates", duplicates}, {"items", result_items}};
-      response = Response::json(202, out.dump());
-      if (claim != nullptr) {
-        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, response.body};
-        if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return c;
+      std::string text =
+          json{{"accepted", accepted}, {"duplicates", outcomes.size() - accepted}, {"items", result_items}}.dump();
+      if (held) {
+        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, text};
+        if (auto c = api.idempotency.complete(tx, *held, stored); !c) return std::move(c).error();
       }
-      return Ok{};
-    });
-    if (!st) {
-      failed = st;
-      return error_response(st.error());
-    }
-    if (api.after_commit) api.after_commit();
-    return response;
+      return text;
+    };
+    job.done = [finish](Result<std::string> text) {
+      if (text)
+        finish(Response::json(202, std::move(*text)), Ok{});
+      else
+        finish(error_response(text.error()), text.error());
+    };
+    committer.submit(std::move(job));
   });
 }
 
@@ -287,11 +303,17 @@ void add_system_api(http::Router& router, const SystemApi& api) {
   static const IntakeKind<model::Order> orders{"api.orders", inventory::kOrderWorkflow,
                                                [](const auto& o) { return o.id; }, [](const auto& o) { return o.id; },
                                                &model::order_accepted};
+  // Shared by the routes (so it lives as long as the router).
+  auto committer = std::make_shared<detail::GroupCommitter>(
+      api.store, api.inbox, api.engine, api.outbox, api.registry, api.after_commit,
+      detail::GroupCommitSettings{api.commit_max_items, api.commit_max_in_flight});
   router.add("POST", "/v1/inventory/movements",
-             guarded(api, Scope::operate,
-                     [&api](const Request& r, const Principal& p) { return intake(api, movements, r, p); }));
-  router.add("POST", "/v1/orders", guarded(api, Scope::operate, [&api](const Request& r, const Principal& p) {
-               return intake(api, orders, r, p);
+             guarded_async(api, Scope::operate, [&api, committer](const Request& r, const Principal& p, Reply reply) {
+               intake(api, *committer, movements, r, p, std::move(reply));
+             }));
+  router.add("POST", "/v1/orders",
+             guarded_async(api, Scope::operate, [&api, committer](const Request& r, const Principal& p, Reply reply) {
+               intake(api, *committer, orders, r, p, std::move(reply));
              }));
 
   router.add("GET", "/v1/workflows", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {

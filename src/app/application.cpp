@@ -161,12 +161,14 @@ Status Application::start_core() {
   if (settings_.api_keys.empty() && !settings_.allow_anonymous)
     log::warn("no api.keys configured: every /v1 request will get 401");
   handler_pool_ = std::make_unique<api::HandlerPool>(settings_.api_workers, settings_.api_queue_capacity);
-  system_api_ = std::make_unique<api::SystemApi>(api::SystemApi{*auth_, *handler_pool_, *store_, *inbox_, *outbox_,
-                                                                *idempotency_, *engine_, *exceptions_, *crosswalk_,
-                                                                source, settings_.max_batch, [this] {
-                                                                  relay_->notify();
-                                                                  engine_->wake();
-                                                                }});
+  system_api_ = std::make_unique<api::SystemApi>(
+      api::SystemApi{*auth_, *handler_pool_, *store_, *inbox_, *outbox_, *idempotency_, *engine_, *exceptions_,
+                     *crosswalk_, source, settings_.max_batch,
+                     [this] {
+                       relay_->notify();
+                       engine_->wake();
+                     },
+                     registry_, settings_.commit_max_items, settings_.commit_in_flight});
   api::add_system_api(router_, *system_api_);
   return Ok{};
 }

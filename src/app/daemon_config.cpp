@@ -110,6 +110,13 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                                    "Requests waiting for a handler thread before 503."),
                       1, 1000000),
               bounded(with_default("max_batch", Type::integer, "1000", "Items per intake request."), 1, 100000),
+              bounded(with_default("commit_max_items", Type::integer, "2000",
+                                   "Intake items written in one group-commit transaction (a request is never split)."),
+                      1, 100000),
+              bounded(with_default("commit_in_flight", Type::integer, "2",
+                                   "Group-commit transactions running at once; requests arriving meanwhile wait "
+                                   "and go together in the next one."),
+                      1, 64),
               bounded(with_default("idempotency_retention", Type::duration, "72h",
                                    "How long an Idempotency-Key and its response are kept."),
                       60000, 2592000000),
@@ -259,6 +266,8 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
   s.api_workers = static_cast<int>(a.integer("workers"));
   s.api_queue_capacity = static_cast<std::size_t>(a.integer("queue_capacity"));
   s.max_batch = static_cast<std::size_t>(a.integer("max_batch"));
+  s.commit_max_items = static_cast<std::size_t>(a.integer("commit_max_items"));
+  s.commit_in_flight = static_cast<std::size_t>(a.integer("commit_in_flight"));
   s.idempotency.retention = std::chrono::duration_cast<std::chrono::seconds>(a.duration("idempotency_retention"));
   s.idempotency.lock_timeout = std::chrono::duration_cast<std::chrono::seconds>(a.duration("idempotency_lock_timeout"));
 

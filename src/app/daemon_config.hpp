@@ -44,6 +44,8 @@ struct DaemonSettings {
   int api_workers = 4;
   std::size_t api_queue_capacity = 1000;
   std::size_t max_batch = 1000;
+  std::size_t commit_max_items = 2000;
+  std::size_t commit_in_flight = 2;
   messaging::IdempotencySettings idempotency;
   workflow::EngineSettings workflow;
   messaging::RelaySettings relay;

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "sql_support.hpp"
@@ -23,29 +25,63 @@ Outbox::Outbox(store::Store& store, Clock clock)
     : postgres_(detail::dialect_of(store).postgres), clock_(std::move(clock)) {}
 
 Result<AppendedEvent> Outbox::append(store::Transaction& tx, OutboxEvent event) {
-  if (event.topic.empty()) return make_error(Errc::invalid_argument, "outbox: event topic is empty");
-  if (event.type.empty()) return make_error(Errc::invalid_argument, "outbox: event type (ce_type) is empty");
-  if (event.source.empty()) return make_error(Errc::invalid_argument, "outbox: event source (ce_source) is empty");
-  if (!nlohmann::json::accept(event.data))
-    return make_error(Errc::invalid_argument, "outbox: data of " + event.type + " is not JSON");
+  auto out = append_batch(tx, std::span<OutboxEvent>(&event, 1));
+  if (!out) return std::move(out).error();
+  return std::move(out->front());
+}
+
+Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, std::span<OutboxEvent> events) {
   const auto now = now_of(clock_);
-  if (event.id.empty()) event.id = make_uuid_v4();
-  if (event.time.empty()) event.time = format_utc(now, 3);
+  for (auto& event : events) {
+    if (event.topic.empty()) return make_error(Errc::invalid_argument, "outbox: event topic is empty");
+    if (event.type.empty()) return make_error(Errc::invalid_argument, "outbox: event type (ce_type) is empty");
+    if (event.source.empty()) return make_error(Errc::invalid_argument, "outbox: event source (ce_source) is empty");
+    if (!nlohmann::json::accept(event.data))
+      return make_error(Errc::invalid_argument, "outbox: data of " + event.type + " is not JSON");
+    if (event.id.empty()) event.id = make_uuid_v4();
+    if (event.time.empty()) event.time = format_utc(now, 3);
+  }
   const detail::Dialect d{postgres_};
   auto opt = [](const std::string& s) -> store::Param {
     if (s.empty()) return std::monostate{};
     return s;
   };
-  auto r = tx.exec(
-      "INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, " +
-          d.ts(10) + ") RETURNING seq",
-      {event.id, event.topic, event.key, event.type, event.source, opt(event.subject), event.time, event.data,
-       opt(event.traceparent), detail::timestamp(now)});
-  if (!r) return std::move(r).error();
-  auto seq = r->rows.empty() ? std::nullopt : detail::to_int(r->rows[0][0]);
-  if (!seq) return make_error(Errc::internal, "outbox: insert returned no sequence");
-  return AppendedEvent{*seq, std::move(event.id)};
+  const std::string created = detail::timestamp(now);
+  std::vector<AppendedEvent> out;
+  out.reserve(events.size());
+  for (std::size_t from = 0; from < events.size(); from += store::kMaxRowsPerStatement) {
+    const std::size_t n = std::min(store::kMaxRowsPerStatement, events.size() - from);
+    std::vector<store::Param> params;
+    params.reserve(n * 10);
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto& e = events[from + k];
+      params.insert(params.end(), {e.id, e.topic, e.key, e.type, e.source, opt(e.subject), e.time, e.data,
+                                   opt(e.traceparent), created});
+    }
+    // Sequence numbers are taken row by row in the order given, so events of
+    // one key keep the order of `events`.
+    auto r = tx.exec(
+        "INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
+        "created_at) VALUES " +
+            store::values_tuples(n, 10, 1,
+                                 [&](std::size_t c, int p) { return c == 9 ? d.ts(p) : "$" + std::to_string(p); }) +
+            " RETURNING seq, id",
+        params);
+    if (!r) return std::move(r).error();
+    if (r->rows.size() != n) return make_error(Errc::internal, "outbox: insert returned no sequence");
+    std::map<std::string, std::int64_t, std::less<>> seqs;
+    for (const auto& row : r->rows) {
+      auto seq = detail::to_int(row[0]);
+      if (!seq || !row[1]) return make_error(Errc::internal, "outbox: insert returned no sequence");
+      seqs.emplace(*row[1], *seq);
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      auto it = seqs.find(events[from + k].id);
+      if (it == seqs.end()) return make_error(Errc::internal, "outbox: insert returned an unknown id");
+      out.push_back(AppendedEvent{it->second, events[from + k].id});
+    }
+  }
+  return out;
 }
 
 }  // namespace trueup::messaging

@@ -70,7 +70,12 @@ run() {
   wrk_figures "$work/wrk.txt"
   printf 'intake  items/request=%-3s connections=%s %s  requests/s=%s  events/s=%s  p50=%s p99=%s  (target >= 10000 events/s)\n' \
     "$items" "$connections" "$duration" "$rps" "$(awk -v a="$rps" -v b="$items" 'BEGIN{printf "%d", a*b}')" "$p50" "$p99"
-  [ -z "$errors" ] || echo "  $errors"
+  if [ -n "$errors" ]; then
+    echo "  $errors"
+    # Why: the server's warnings and errors, most frequent first.
+    grep -E '"level":"(warn|warning|error)"' "$work/trueup.log" | sed -E 's/"(ts|time|request_id)":"[^"]*",?//g' \
+      | sort | uniq -c | sort -rn | head -5 || true
+  fi
 }
 run 1
 run "$batch"

@@ -130,6 +130,80 @@ TEST_P(MessagingStore, ConcurrentRecordsOfOneKeyInsertExactlyOnce) {
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_inbox"), kKeys);
 }
 
+TEST_P(MessagingStore, InboxBatchInsertsNewKeysOnceAndReportsDuplicatesInOrder) {
+  Inbox inbox(store(), registry_, clock_.clock());
+  ASSERT_TRUE(record(inbox, message("api", "old")));
+  // Out of key order, one key twice, one already stored, two sources.
+  std::vector<InboxMessage> batch{message("api", "k3"), message("api", "old"), message("api", "k1"),
+                                  message("api", "k3"), message("shop", "k1")};
+  std::optional<Result<std::vector<InboxRecord>>> out;
+  auto s = store().transact([&](store::Transaction& tx) -> Status {
+    out.emplace(inbox.record_batch(tx, batch));
+    if (!*out) return out->error();
+    return Ok{};
+  });
+  ASSERT_TRUE(s) << s.error().describe();
+  const auto& r = **out;
+  ASSERT_EQ(r.size(), batch.size());
+  EXPECT_TRUE(r[0].inserted);
+  EXPECT_FALSE(r[1].inserted);
+  EXPECT_TRUE(r[2].inserted);
+  EXPECT_FALSE(r[3].inserted);
+  EXPECT_EQ(r[3].id, r[0].id);
+  EXPECT_TRUE(r[4].inserted);
+  EXPECT_NE(r[4].id, r[2].id);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_inbox"), 4);
+  EXPECT_EQ(test::query_int(store(), "SELECT id FROM trueup_inbox WHERE dedupe_key = 'old'"), r[1].id);
+}
+
+TEST_P(MessagingStore, InboxBatchLargerThanOneStatement) {
+  Inbox inbox(store(), registry_, clock_.clock());
+  std::vector<InboxMessage> batch;
+  for (std::size_t i = 0; i < store::kMaxRowsPerStatement * 2 + 7; ++i)
+    batch.push_back(message("api", "big-" + std::to_string(i % (store::kMaxRowsPerStatement + 3))));
+  std::optional<Result<std::vector<InboxRecord>>> out;
+  auto s = store().transact([&](store::Transaction& tx) -> Status {
+    out.emplace(inbox.record_batch(tx, batch));
+    if (!*out) return out->error();
+    return Ok{};
+  });
+  ASSERT_TRUE(s) << s.error().describe();
+  std::size_t inserted = 0;
+  for (const auto& r : **out) inserted += r.inserted ? 1 : 0;
+  EXPECT_EQ(inserted, store::kMaxRowsPerStatement + 3);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_inbox"),
+            static_cast<std::int64_t>(store::kMaxRowsPerStatement + 3));
+}
+
+TEST_P(MessagingStore, ConcurrentOverlappingBatchesInsertEachKeyOnce) {
+  // Batches that overlap in reverse orders: key-ordered inserts keep them
+  // from deadlocking, and each key is new for exactly one of them.
+  Inbox inbox(store(), registry_, clock_.clock());
+  constexpr int kThreads = 8;
+  constexpr int kKeys = 200;
+  std::atomic<int> inserted{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<InboxMessage> batch;
+      for (int k = 0; k < kKeys; ++k)
+        batch.push_back(message("storm", "key-" + std::to_string(t % 2 ? k : kKeys - 1 - k)));
+      auto s = store().transact([&](store::Transaction& tx) -> Status {
+        auto r = inbox.record_batch(tx, batch);
+        if (!r) return r.error();
+        for (const auto& one : *r) inserted += one.inserted ? 1 : 0;
+        return Ok{};
+      });
+      if (!s) ++errors;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(inserted.load(), kKeys);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_inbox"), kKeys);
+}
+
 TEST_P(MessagingStore, QuarantineKeepsTheAuthenticPayload) {
   Inbox inbox(store(), registry_, clock_.clock());
   const std::string raw("<order><id>7</id>\xc3\x28", 20);  // invalid UTF-8 on purpose
@@ -183,6 +257,32 @@ TEST_P(MessagingStore, OutboxAppendsInSequenceWithGeneratedIds) {
   auto time = test::query_one(store(), "SELECT time FROM trueup_outbox ORDER BY seq LIMIT 1");
   ASSERT_TRUE(time);
   EXPECT_TRUE(std::regex_match(*time, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$)"))) << *time;
+}
+
+TEST_P(MessagingStore, OutboxBatchKeepsTheGivenOrderAndFillsIds) {
+  Outbox outbox(store(), clock_.clock());
+  std::vector<OutboxEvent> events;
+  for (int i = 0; i < 5; ++i)
+    events.push_back(OutboxEvent{i == 2 ? "given-id" : "", "retail.inventory.v1", "SKU-" + std::to_string(i % 2),
+                                 "com.trueup.stock.changed.v1", "/trueup/inventory", "", "",
+                                 "{\"n\":" + std::to_string(i) + "}", ""});
+  std::vector<AppendedEvent> appended;
+  auto s = store().transact([&](store::Transaction& tx) -> Status {
+    auto a = outbox.append_batch(tx, events);
+    if (!a) return a.error();
+    appended = *a;
+    return Ok{};
+  });
+  ASSERT_TRUE(s) << s.error().describe();
+  ASSERT_EQ(appended.size(), 5u);
+  EXPECT_EQ(appended[2].id, "given-id");
+  for (std::size_t i = 1; i < appended.size(); ++i) EXPECT_GT(appended[i].sequence, appended[i - 1].sequence);
+  for (std::size_t i = 0; i < appended.size(); ++i) {
+    auto data =
+        test::query_one(store(), "SELECT data FROM trueup_outbox WHERE seq = " + std::to_string(appended[i].sequence));
+    ASSERT_TRUE(data);
+    EXPECT_EQ(*data, "{\"n\":" + std::to_string(i) + "}");
+  }
 }
 
 TEST_P(MessagingStore, OutboxRefusesBadEventsAndDuplicateIds) {

@@ -402,6 +402,41 @@ TEST_P(WorkflowEngineTest, StartDeduplicatesAndJoinsTheCallersTransaction) {
   EXPECT_EQ(unknown.error().code, Errc::invalid_argument);
 }
 
+TEST_P(WorkflowEngineTest, StartBatchCreatesEachKeyOnceAndRunsThem) {
+  std::atomic<int> runs{0};
+  engine().define({"batched", {step("a", [&](StepContext&) {
+                     ++runs;
+                     return StepResult::done();
+                   })}});
+  auto existing = test::start(engine(), db_->store(), "batched", "sku-0", json{{"n", 0}}, "event-0");
+  std::vector<StartRequest> batch{{"batched", "sku-2", R"({"n":2})", "event-2"},
+                                  {"batched", "sku-0", R"({"n":9})", "event-0"},
+                                  {"batched", "sku-1", R"({"n":1})", "event-1"},
+                                  {"batched", "sku-2", R"({"n":3})", "event-2"}};
+  std::vector<Started> started;
+  auto s = db_->store().transact([&](store::Transaction& tx) -> Status {
+    auto r = engine().start_batch(tx, batch);
+    if (!r) return std::move(r).error();
+    started = *r;
+    return Ok{};
+  });
+  ASSERT_TRUE(s) << s.error().describe();
+  ASSERT_EQ(started.size(), 4u);
+  EXPECT_TRUE(started[0].created);
+  EXPECT_FALSE(started[1].created);
+  EXPECT_EQ(started[1].id, existing.id);
+  EXPECT_TRUE(started[2].created);
+  EXPECT_FALSE(started[3].created);
+  EXPECT_EQ(started[3].id, started[0].id);
+  EXPECT_EQ(get(started[0].id).input, (json{{"n", 2}}));
+  EXPECT_EQ(get(started[2].id).summary.correlation_key, "sku-1");
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM trueup_workflow"), "3");
+  while (run_due() > 0) {
+  }
+  EXPECT_EQ(runs.load(), 3);
+  EXPECT_EQ(state(started[0].id), State::completed);
+}
+
 TEST_P(WorkflowEngineTest, SignalWakesAWaitingWorkflow) {
   std::vector<bool> timed_out;
   engine().define({"await_erp",

@@ -4,10 +4,11 @@
 // document. Handlers authenticate on the I/O thread (cheap) and do their store
 // work on the HandlerPool, answering through the router's callback.
 //
-// Intake (POST /v1/inventory/movements, POST /v1/orders): one transaction per
-// request records each item in the inbox (dedupe on its id), starts its
-// workflow, appends its "accepted" event to the outbox, and stores the
-// Idempotency-Key response; only after that commit does the client get 202.
+// Intake (POST /v1/inventory/movements, POST /v1/orders): a transaction
+// records each item in the inbox (dedupe on its id), starts its workflow,
+// appends its "accepted" event to the outbox, and stores the Idempotency-Key
+// response; only after that commit does the client get 202. Requests that
+// arrive together share one transaction (group commit, src/api/group_commit.hpp).
 
 #include <functional>
 #include <string>
@@ -31,6 +32,9 @@ class ExceptionQueue;
 namespace trueup::crosswalk {
 class Crosswalk;
 }
+namespace trueup::metrics {
+class Registry;
+}
 
 namespace trueup::api {
 
@@ -47,6 +51,9 @@ struct SystemApi {
   std::string event_source;            // ce_source of intake events
   std::size_t max_batch = 1000;        // items per intake request
   std::function<void()> after_commit;  // wakes the relay and the engine
+  metrics::Registry& registry;
+  std::size_t commit_max_items = 2000;   // intake items per group-commit transaction
+  std::size_t commit_max_in_flight = 2;  // group-commit transactions at once
 };
 
 // Registers every /v1 route. `api` must outlive the router's use.

@@ -24,8 +24,10 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "trueup/core/error.hpp"
 #include "trueup/messaging/clock.hpp"
@@ -61,6 +63,12 @@ class Inbox {
   // Errc::invalid_argument for an empty source or dedupe key; store errors as
   // they come (the transaction is then aborted).
   Result<InboxRecord> record(store::Transaction& tx, const InboxMessage& message);
+
+  // record() for many messages in a few statements (one multi-row insert per
+  // kMaxRowsPerStatement rows): the same result per message, in order. A key
+  // given twice in `messages` is inserted once; its later copies come back
+  // as duplicates of that row. Group commit uses this.
+  Result<std::vector<InboxRecord>> record_batch(store::Transaction& tx, std::span<const InboxMessage> messages);
 
   // Keeps an authentic payload that could not be parsed or mapped, raw, with
   // the reason; returns the quarantine id. The caller opens the

@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "trueup/core/error.hpp"
 #include "trueup/messaging/clock.hpp"
@@ -49,6 +51,12 @@ class Outbox {
   // After the transaction commits, call Relay::notify() so the relay of this
   // process publishes at once instead of at its next poll.
   Result<AppendedEvent> append(store::Transaction& tx, OutboxEvent event);
+
+  // append() for many events in one multi-row insert per
+  // store::kMaxRowsPerStatement rows; the results in the order of `events`,
+  // whose empty ids and times are filled in. Events of one key are
+  // sequenced in the order given.
+  Result<std::vector<AppendedEvent>> append_batch(store::Transaction& tx, std::span<OutboxEvent> events);
 
  private:
   bool postgres_;

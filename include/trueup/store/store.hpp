@@ -144,6 +144,15 @@ std::optional<int> migration_version(std::string_view file_name);
 // recorded when applied.
 std::string migration_checksum(const Migration& migration);
 
+// Multi-row statements (batch inserts): "($1, $2), ($3, $4)" for `rows`
+// tuples of `columns` placeholders numbered from `first`. `column(c, n)`, when
+// given, writes column c's placeholder n (to add a cast or a decode);
+// otherwise it is "$n". Callers keep a statement to kMaxRowsPerStatement rows,
+// which stays under both engines' limit on bound parameters.
+std::string values_tuples(std::size_t rows, std::size_t columns, int first = 1,
+                          const std::function<std::string(std::size_t column, int n)>& column = {});
+inline constexpr std::size_t kMaxRowsPerStatement = 500;
+
 // A PostgreSQL URL or keyword string with its password replaced by "***",
 // fit for logs and messages.
 std::string redact_url(std::string_view url);

@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,14 @@ struct EngineSettings {
 struct Started {
   std::string id;
   bool created = false;  // false: (type, dedupe_key) existed; `id` is that workflow
+};
+
+// One workflow to start (Engine::start_batch).
+struct StartRequest {
+  std::string type;
+  std::string correlation_key;
+  std::string input;  // JSON text
+  std::string dedupe_key;
 };
 
 struct WorkflowFilter {
@@ -153,6 +162,12 @@ class Engine {
   // nothing. invalid_argument for an undefined type or empty keys.
   Result<Started> start(store::Transaction& tx, const std::string& type, const std::string& correlation_key,
                         const nlohmann::json& input, const std::string& dedupe_key);
+
+  // start() for many workflows in one multi-row insert per
+  // store::kMaxRowsPerStatement rows and one NOTIFY: the results in the order
+  // of `requests`. A (type, dedupe_key) given twice is created once; later
+  // copies come back with created=false.
+  Result<std::vector<Started>> start_batch(store::Transaction& tx, std::span<const StartRequest> requests);
 
   // Delivers a signal to every non-terminal workflow with `correlation_key`
   // (a mailbox row each) and wakes those waiting for `name`. Returns how many
