@@ -100,7 +100,6 @@ class ShopifyContract : public ::testing::Test {
   MappingContext context_{"shopify-us", everything_};
 };
 
-
 std::string ShopifyContract::decode_response(const std::string& resource, const json& body) {
   const std::string text = dump_exact(body);
   if (resource == "order") {

@@ -94,7 +94,6 @@ class SquareContract : public ::testing::Test {
   json events_;
 };
 
-
 std::string SquareContract::outcome(const std::string& op, const std::string& which, const json& example) {
   const std::string body = dump_exact(example);
   const bool request = which == "request_example";
