@@ -189,8 +189,20 @@ TEST_F(OutboundClientTest, KeepAliveReusesOneConnection) {
   EXPECT_EQ(registry_.gauge("trueup_http_connections_active", "Open HTTP connections.").value(), 1.0);
 }
 
+TEST_F(OutboundClientTest, ConnectionIdleLongerThanIdleTimeoutIsNotReused) {
+  OutboundSettings settings;
+  settings.idle_timeout = std::chrono::milliseconds(0);  // every idle connection has expired
+  auto& c = client(settings);
+  ASSERT_TRUE(c.send(get(base_ + "/hello")).ok());
+  ASSERT_TRUE(c.send(get(base_ + "/hello")).ok());
+  EXPECT_EQ(c.stats().connections_opened, 2u);
+  EXPECT_EQ(c.stats().connections_reused, 0u);
+}
+
 TEST_F(OutboundClientTest, ConcurrencyCapPerTargetQueuesTheRest) {
-  auto& c = client();
+  OutboundSettings settings;
+  settings.threads = 2;
+  auto& c = client(settings);
   c.set_target_limits("square-main", {.max_in_flight = 2, .max_queued = 10});
   Replies replies;
   for (int i = 0; i < 6; ++i) c.send_async(get(base_ + "/hold", "square-main"), replies.collect());
