@@ -359,7 +359,6 @@ class OutboundClient::Impl {
         std::lock_guard lock(mutex_);
         ex->connection = conn;
       }
-      if (stopped_.load()) conn->close();  // stop() may have closed the old one just now
       attempt = co_await send_on(*ex, *conn, message);
     }
     finish(ex, std::move(attempt.result));
