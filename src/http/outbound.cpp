@@ -92,7 +92,7 @@ struct Connection {
     return lowest().socket().is_open();
   }
   void close() {
-    if (resolver) resolver->cancel();
+    if (stop_resolving) std::exchange(stop_resolving, nullptr)();
     if (plain || secure) lowest().close();
   }
   // An idle connection must have nothing to read: data or end-of-stream
@@ -108,11 +108,46 @@ struct Connection {
   PoolKey key;
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
-  std::shared_ptr<tcp::resolver> resolver;  // while resolving, so close() can cancel it
+  std::function<void()> stop_resolving;  // while resolving: ends the wait with operation_aborted
   beast::flat_buffer buffer;
   bool reusable = false;  // the last response allowed keep-alive and was read completely
   Clock::time_point idle_since;
 };
+
+using Endpoints = tcp::resolver::results_type;
+
+// Resolves the connection's host on its strand, completing at the first of:
+// the answer, the deadline (error::timeout), or conn.close()
+// (operation_aborted). getaddrinfo cannot be interrupted, so a lookup that
+// hangs is left to finish on Asio's resolver thread and its answer dropped.
+// A plain function returning the awaitable, like the server's wait_for.
+asio::awaitable<std::tuple<beast::error_code, Endpoints>> resolve(Connection& conn, Clock::time_point deadline) {
+  return asio::async_initiate<decltype(kTuple), void(beast::error_code, Endpoints)>(
+      [&conn, deadline](auto handler) {
+        auto resolver = std::make_shared<tcp::resolver>(conn.strand);
+        auto timer = std::make_shared<asio::steady_timer>(conn.strand, deadline);
+        auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+        auto done = std::make_shared<bool>(false);
+        // Runs on the strand; resumes the coroutine through a post so that no
+        // caller is still inside this function when it goes on.
+        auto complete = [strand = conn.strand, resolver, timer, waiting, done](beast::error_code ec,
+                                                                               Endpoints endpoints) {
+          if (std::exchange(*done, true)) return;
+          resolver->cancel();
+          timer->cancel();
+          asio::post(strand, [waiting, ec, endpoints = std::move(endpoints)]() mutable {
+            (*waiting)(ec, std::move(endpoints));
+          });
+        };
+        conn.stop_resolving = [complete] { complete(asio::error::operation_aborted, {}); };
+        resolver->async_resolve(conn.key.host, std::to_string(conn.key.port),
+                                asio::bind_executor(conn.strand, complete));
+        timer->async_wait(asio::bind_executor(conn.strand, [complete](beast::error_code ec) {
+          if (!ec) complete(beast::error::timeout, {});
+        }));
+      },
+      kTuple);
+}
 
 struct Exchange {
   OutboundRequest request;
@@ -402,19 +437,10 @@ class OutboundClient::Impl {
   asio::awaitable<Status> open(Exchange& ex, Connection& conn) {
     const auto deadline = std::min(ex.deadline, Clock::now() + settings_.connect_timeout);
     const std::string where = ex.key.host + ":" + std::to_string(ex.key.port);
-    // The resolver ignores stream expiry: a timer cancels it.
-    conn.resolver = std::make_shared<tcp::resolver>(conn.strand);
-    asio::steady_timer guard(conn.strand);
-    guard.expires_at(deadline);
-    guard.async_wait([weak = std::weak_ptr<tcp::resolver>(conn.resolver)](beast::error_code ec) {
-      if (auto r = weak.lock(); r && !ec) r->cancel();
-    });
-    auto [rec, endpoints] = co_await conn.resolver->async_resolve(ex.key.host, std::to_string(ex.key.port), kTuple);
-    guard.cancel();
-    conn.resolver.reset();
+    auto [rec, endpoints] = co_await resolve(conn, deadline);
+    conn.stop_resolving = nullptr;
     if (rec) {
-      if (stopped_.load()) co_return failure(ex, rec, "resolve");
-      if (Clock::now() >= deadline) co_return failure(ex, beast::error::timeout, "resolve " + ex.key.host);
+      if (stopped_.load() || rec == beast::error::timeout) co_return failure(ex, rec, "resolve " + ex.key.host);
       co_return make_error(Errc::unavailable,
                            describe_request(ex) + ": cannot resolve " + ex.key.host + ": " + rec.message());
     }
