@@ -1,5 +1,6 @@
 #include "square_payloads.hpp"
 
+#include <cctype>
 #include <utility>
 
 #include "common/exact_json.hpp"
@@ -306,6 +307,33 @@ json build_batch_retrieve_inventory_counts(const BatchRetrieveInventoryCountsReq
   if (!request.location_ids.empty()) body["location_ids"] = request.location_ids;
   if (request.updated_after) body["updated_after"] = request.updated_after->to_string();
   if (request.cursor) body["cursor"] = *request.cursor;
+  return body;
+}
+
+Result<json> build_search_orders(const SearchOrdersRequest& request) {
+  if (request.location_ids.empty() || request.location_ids.size() > 10)
+    return make_error(Errc::invalid_argument,
+                      "search 1 to 10 locations, got " + std::to_string(request.location_ids.size()));
+  const std::string& field = request.time_field;
+  if (field != "CREATED_AT" && field != "UPDATED_AT" && field != "CLOSED_AT")
+    return make_error(Errc::invalid_argument, "time_field must be CREATED_AT, UPDATED_AT or CLOSED_AT, got " + field);
+  std::string filter_key = field;
+  for (char& c : filter_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  json filter = json::object();
+  if (request.start_at || request.end_at) {
+    json range = json::object();
+    if (request.start_at) range["start_at"] = request.start_at->to_string();
+    if (request.end_at) range["end_at"] = request.end_at->to_string();
+    filter["date_time_filter"] = {{filter_key, std::move(range)}};
+  }
+  if (!request.states.empty()) filter["state_filter"] = {{"states", request.states}};
+  json body = {
+      {"location_ids", request.location_ids},
+      {"query",
+       {{"filter", std::move(filter)}, {"sort", {{"sort_field", field}, {"sort_order", request.sort_order}}}}}};
+  if (request.limit) body["limit"] = *request.limit;
+  if (request.cursor) body["cursor"] = *request.cursor;
+  if (request.return_entries) body["return_entries"] = true;
   return body;
 }
 

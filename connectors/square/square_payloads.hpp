@@ -220,6 +220,24 @@ struct BatchRetrieveInventoryCountsRequest {
 };
 nlohmann::json build_batch_retrieve_inventory_counts(const BatchRetrieveInventoryCountsRequest& request);
 
+// POST /v2/orders/search (the polling fallback for orders): orders of
+// `location_ids` (1..10) whose `time_field` lies in [start_at, end_at], in the
+// given states, sorted by the same field. Poll with time_field UPDATED_AT,
+// sort ASC and a persisted cursor/instant.
+struct SearchOrdersRequest {
+  std::vector<std::string> location_ids;
+  std::string time_field = "UPDATED_AT";  // CREATED_AT, UPDATED_AT, CLOSED_AT
+  std::optional<model::Timestamp> start_at;
+  std::optional<model::Timestamp> end_at;
+  std::vector<std::string> states;  // OPEN, COMPLETED, CANCELED, DRAFT
+  std::string sort_order = "ASC";
+  std::optional<std::int64_t> limit;
+  std::optional<std::string> cursor;
+  bool return_entries = false;
+};
+// Errc::invalid_argument for 0 or more than 10 locations or an unknown time field.
+Result<nlohmann::json> build_search_orders(const SearchOrdersRequest& request);
+
 // ---- Webhooks -------------------------------------------------------------
 
 // The order.created / order.updated / order.fulfillment.updated payload: only

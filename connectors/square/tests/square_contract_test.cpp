@@ -118,6 +118,30 @@ std::string SquareContract::outcome(const std::string& op, const std::string& wh
     EXPECT_EQ(built, example);
     return "";
   }
+  if (op == "SearchOrders" && request) {
+    const json& range = example.at("query").at("filter").at("date_time_filter").at("closed_at");
+    SearchOrdersRequest r;
+    for (const auto& id : example.at("location_ids")) r.location_ids.push_back(id.get<std::string>());
+    r.time_field = "CLOSED_AT";
+    r.start_at = *model::Timestamp::parse(range.at("start_at").get<std::string>());
+    r.end_at = *model::Timestamp::parse(range.at("end_at").get<std::string>());
+    r.states = {"COMPLETED"};
+    r.sort_order = "DESC";
+    r.limit = 3;
+    r.return_entries = true;
+    auto built = build_search_orders(r);
+    if (!built) return reason_of(built.error());
+    // The same instants; Trueup writes "Z" where the example wrote "+00:00".
+    json& built_range = (*built)["query"]["filter"]["date_time_filter"]["closed_at"];
+    for (const char* key : {"start_at", "end_at"}) {
+      EXPECT_EQ(model::Timestamp::parse(built_range.at(key).get<std::string>())
+                    ->compare_instant(*model::Timestamp::parse(range.at(key).get<std::string>())),
+                std::strong_ordering::equal);
+      built_range[key] = range.at(key);
+    }
+    EXPECT_EQ(*built, example);
+    return "";
+  }
   if (request && (op == "CreateOrder" || op == "UpdateOrder")) {
     auto order = decode_order(example.at("order"), "/order");
     if (!order) return reason_of(order.error());
@@ -200,7 +224,7 @@ TEST_F(SquareContract, EveryOperationExampleDecodesOrIsRejectedForADocumentedRea
       {"BatchRetrieveInventoryCounts.response_example", ""},
       {"CreateOrder.request_example", "invalid_payload: order_without_id: a request body, not a stored order"},
       {"CreateOrder.response_example", ""},
-      {"SearchOrders.request_example", "not_read: Trueup never reads this request body"},
+      {"SearchOrders.request_example", ""},
       {"SearchOrders.response_example", ""},
       {"RetrieveOrder.response_example", ""},
       {"UpdateOrder.request_example", "invalid_payload: order_without_id: a request body, not a stored order"},
@@ -228,8 +252,8 @@ TEST_F(SquareContract, EveryOperationExampleDecodesOrIsRejectedForADocumentedRea
     }
   }
   EXPECT_EQ(seen.size(), expected.size());
-  EXPECT_EQ(decoded, 14);
-  EXPECT_EQ(rejected, 6);
+  EXPECT_EQ(decoded, 15);
+  EXPECT_EQ(rejected, 5);
   std::cout << "square operation examples: " << decoded << " decoded and mapped, " << rejected << " rejected\n";
 }
 
@@ -350,6 +374,13 @@ TEST(SquarePayloads, RejectionsCarryTheirReason) {
   auto bad_quantity = decode_order(nlohmann::json::parse(R"({"line_items":[{"quantity":"1.234567"}]})"), "/order");
   ASSERT_FALSE(bad_quantity.ok());
   EXPECT_EQ(bad_quantity.error().message.rfind("/order/line_items/0/quantity: ", 0), 0u);
+
+  SearchOrdersRequest no_location;
+  EXPECT_FALSE(build_search_orders(no_location).ok());
+  SearchOrdersRequest bad_field;
+  bad_field.location_ids = {"L"};
+  bad_field.time_field = "PAID_AT";
+  EXPECT_FALSE(build_search_orders(bad_field).ok());
 
   BatchChangeInventoryRequest empty{"key", {}, std::nullopt};
   EXPECT_FALSE(build_batch_change_inventory(empty).ok());
