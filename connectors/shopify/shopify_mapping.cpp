@@ -24,6 +24,17 @@ model::TenderKind tender_kind(std::string_view gateway) {
   return model::TenderKind::other;
 }
 
+model::Tender tender_of(const Transaction& t) {
+  model::Tender tender;
+  tender.tender_id = t.id.value_or("");
+  tender.kind = t.card_company ? model::TenderKind::card : tender_kind(t.gateway.value_or(""));
+  tender.amount = t.amount;
+  tender.provider = t.gateway;
+  tender.reference = t.payment_id;
+  tender.captured_at = t.processed_at;
+  return tender;
+}
+
 model::Sku line_sku(const LineItem& l, IdMapping& ids, const std::string& at) {
   if (l.variant_id) return ids.sku(kVariantEntity, *l.variant_id, at + "/variant_id");
   if (l.sku) return ids.sku(kSkuEntity, *l.sku, at + "/sku");
@@ -172,14 +183,7 @@ Mapped<model::Refund> to_refund(const Refund& refund, const MappingContext& cont
     const Transaction& t = refund.transactions[i];
     if (t.kind != "refund" || t.status.value_or("success") != "success") continue;
     if (!t.id) return invalid_payload("/transactions/" + std::to_string(i) + "/id: required member is missing");
-    model::Tender tender;
-    tender.tender_id = *t.id;
-    tender.kind = tender_kind(t.gateway.value_or(""));
-    tender.amount = t.amount;
-    tender.provider = t.gateway;
-    tender.reference = t.payment_id;
-    tender.captured_at = t.processed_at;
-    out.tenders.push_back(std::move(tender));
+    out.tenders.push_back(tender_of(t));
     // Transactions in another (presentment) currency are tenders, not the total.
     if (t.amount.currency() == currency) {
       if (!accumulate(paid, t.amount, "/transactions/" + std::to_string(i) + "/amount", error)) return *error;
@@ -189,6 +193,16 @@ Mapped<model::Refund> to_refund(const Refund& refund, const MappingContext& cont
   out.total = any_paid ? paid : computed;
   if (!ids.complete()) return ids.error();
   return canonical(std::move(out));
+}
+
+Mapped<model::Tender> to_tender(const Transaction& transaction) {
+  const bool payment = transaction.kind == "sale" || transaction.kind == "capture";
+  const std::string status = transaction.status.value_or("");
+  if (!payment || status != "success")
+    return unsupported("not_a_payment: a " + (status.empty() ? std::string("") : status + " ") + transaction.kind +
+                       " transaction");
+  if (!transaction.id) return invalid_payload("/id: required member is missing");
+  return canonical(tender_of(transaction));
 }
 
 Mapped<model::InventoryMovement> to_count_movement(const InventoryLevel& level, const MappingContext& context) {

@@ -20,6 +20,7 @@
 #include "trueup/model/inventory_movement.hpp"
 #include "trueup/model/order.hpp"
 #include "trueup/model/refund.hpp"
+#include "trueup/model/tender.hpp"
 
 namespace trueup::connectors::shopify {
 
@@ -42,6 +43,12 @@ Mapped<model::Order> to_order(const Order& order, const MappingContext& context)
 // the successful `refund` transactions. refunds/calculate answers carry no id:
 // invalid_payload "refund_without_id".
 Mapped<model::Refund> to_refund(const Refund& refund, const MappingContext& context);
+
+// A successful sale or capture transaction as a tender (tender_id = id,
+// kind from the card company or gateway, provider = gateway, reference =
+// payment_id). Other kinds (authorization, void, refund, ...) and failed
+// transactions are `unsupported` "not_a_payment".
+Mapped<model::Tender> to_tender(const Transaction& transaction);
 
 // An inventory level as a `count` movement of `available` (null = untracked:
 // unsupported). movement_id = "shopify:level:<inventory_item_id>:

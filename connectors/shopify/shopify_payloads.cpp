@@ -156,6 +156,7 @@ void read_transaction(PayloadReader& t, Transaction& x) {
   auto currency = t.currency("currency", Need::required);
   if (currency) x.amount = t.decimal_money("amount", *currency, Need::required).value_or(Money{});
   x.processed_at = t.timestamp("processed_at", Need::optional);
+  x.card_company = t.object("payment_details", Need::optional).text("credit_card_company", Need::optional);
 }
 
 void read_refund(PayloadReader& r, const json& j, Refund& f) {
@@ -233,6 +234,11 @@ Result<std::vector<Order>> decode_orders(std::string_view body) {
 
 Result<std::vector<Refund>> decode_refunds(std::string_view body) {
   return decode_resources<Refund>(body, "refund", "refunds", read_refund);
+}
+
+Result<std::vector<Transaction>> decode_transactions(std::string_view body) {
+  return decode_resources<Transaction>(body, "transaction", "transactions",
+                                       [](PayloadReader& r, const json&, Transaction& t) { read_transaction(r, t); });
 }
 
 Result<std::vector<InventoryLevel>> decode_inventory_levels(std::string_view body) {

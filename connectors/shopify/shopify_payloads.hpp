@@ -1,7 +1,8 @@
 #pragma once
 // Shopify Admin REST 2026-07 payloads: orders (webhooks orders/create and
 // orders/updated carry the bare REST order), refunds (refunds/create),
-// inventory levels (inventory_levels/update), and the variant, inventory item
+// inventory levels (inventory_levels/update), transactions (tenders), and the
+// variant, inventory item
 // and location resources used to fill the crosswalk; the body of
 // `POST inventory_levels/set.json`. Mapping to the canonical model is in
 // shopify_mapping.hpp.
@@ -128,7 +129,10 @@ struct Transaction {
   std::optional<std::string> payment_id;
   Money amount;  // in `currency`
   std::optional<model::Timestamp> processed_at;
+  std::optional<std::string> card_company;  // payment_details.credit_card_company
 };
+// GET/POST orders/{id}/transactions answers.
+Result<std::vector<Transaction>> decode_transactions(std::string_view body);
 
 struct Refund {
   std::optional<std::string> id;        // absent in refunds/calculate answers

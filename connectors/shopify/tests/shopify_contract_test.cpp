@@ -98,6 +98,7 @@ class ShopifyContract : public ::testing::Test {
 
   MapResolver everything_{testing::map_everything};
   MappingContext context_{"shopify-us", everything_};
+  int tenders_ = 0;  // transactions that became tenders
 };
 
 std::string ShopifyContract::decode_response(const std::string& resource, const json& body) {
@@ -158,6 +159,24 @@ std::string ShopifyContract::decode_response(const std::string& resource, const 
     }
     return "";
   }
+  if (resource == "transaction") {
+    auto transactions = decode_transactions(text);
+    if (!transactions) return reason_of(transactions.error());
+    const json raw = body.contains("transactions") ? body["transactions"] : json::array({body.at("transaction")});
+    for (std::size_t i = 0; i < transactions->size(); ++i) {
+      const Transaction& t = (*transactions)[i];
+      EXPECT_EQ(t.id, id_text(raw[i]["id"]));
+      expect_amount(raw[i]["amount"], t.amount, "transaction amount");
+      auto tender = to_tender(t);
+      if (tender) {
+        ++tenders_;
+        EXPECT_EQ(tender->amount, t.amount);
+      } else if (tender.error().kind != MappingErrorKind::unsupported) {
+        return reason_of(tender.error());
+      }
+    }
+    return "";
+  }
   auto items = decode_inventory_items(text);
   if (!items) return reason_of(items.error());
   EXPECT_FALSE(items->empty());
@@ -198,7 +217,8 @@ TEST_F(ShopifyContract, EveryExampleOfTheReadResourcesDecodesOrIsRejectedForADoc
   std::map<std::string, int> tally;
   int decoded = 0;
   int examples = 0;
-  for (const std::string resource : {"order", "refund", "inventory_level", "inventory_item", "location", "variant"}) {
+  for (const std::string resource :
+       {"order", "refund", "inventory_level", "inventory_item", "location", "variant", "transaction"}) {
     auto file = parse_exact(testing::read_fixture("shopify/rest-2026-07-" + resource + "-examples.json"));
     ASSERT_TRUE(file.ok()) << resource;
     const json& list = file->at("examples");
@@ -223,10 +243,12 @@ TEST_F(ShopifyContract, EveryExampleOfTheReadResourcesDecodesOrIsRejectedForADoc
       }
     }
   }
-  EXPECT_EQ(examples, 104);
-  EXPECT_EQ(decoded, 57);
+  EXPECT_EQ(examples, 116);
+  EXPECT_EQ(decoded, 64);
   EXPECT_EQ(tally["rejected"], 5);
-  std::cout << "shopify examples: " << examples << ", decoded and mapped " << decoded;
+  EXPECT_EQ(tenders_, 5);
+  std::cout << "shopify examples: " << examples << ", decoded and mapped " << decoded << " (transactions as tenders "
+            << tenders_ << ")";
   for (const auto& [reason, n] : tally) std::cout << ", " << reason << " " << n;
   std::cout << "\n";
 }
