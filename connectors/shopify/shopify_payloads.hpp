@@ -2,9 +2,8 @@
 // Shopify Admin REST 2026-07 payloads: orders (webhooks orders/create and
 // orders/updated carry the bare REST order), refunds (refunds/create),
 // inventory levels (inventory_levels/update), transactions (tenders), and the
-// variant, inventory item
-// and location resources used to fill the crosswalk; the body of
-// `POST inventory_levels/set.json`. Mapping to the canonical model is in
+// variant, inventory item and location resources used to fill the crosswalk;
+// the body of `POST inventory_levels/set.json`. Mapping to the canonical model is in
 // shopify_mapping.hpp.
 //
 // Ids are int64 and exceed 2^53 in real shops: documents are parsed with
