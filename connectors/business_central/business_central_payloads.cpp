@@ -31,10 +31,8 @@ std::optional<std::string> etag(PayloadReader& r) { return r.text("@odata.etag",
 // One entity or {"value": [...], "@odata.nextLink": "..."}.
 template <class T, class F>
 Result<Page<T>> decode_page(std::string_view body, F&& read) {
-  auto j = parse_exact(body);
-  if (!j) return std::move(j).error();
-  return read_payload<Page<T>>(*j, [&](PayloadReader& r, Page<T>& page) {
-    if (j->is_object() && j->contains("value")) {
+  return read_body<Page<T>>(body, [&](PayloadReader& r, Page<T>& page) {
+    if (r.member("value", Need::optional) != nullptr) {
       r.objects("value", Need::required, page.value, read);
       page.next_link = r.text("@odata.nextLink", Need::optional);
       return;
@@ -281,9 +279,7 @@ std::optional<std::string> validation_token(std::string_view query) {
 }
 
 Result<std::vector<Notification>> decode_notifications(std::string_view body) {
-  auto j = parse_exact(body);
-  if (!j) return std::move(j).error();
-  return read_payload<std::vector<Notification>>(*j, [](PayloadReader& r, std::vector<Notification>& out) {
+  return read_body<std::vector<Notification>>(body, [](PayloadReader& r, std::vector<Notification>& out) {
     r.objects("value", Need::required, out, [](PayloadReader& n, Notification& x) {
       x.subscription_id = n.id("subscriptionId", Need::required).value_or("");
       x.client_state = n.text("clientState", Need::optional);

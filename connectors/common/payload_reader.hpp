@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/exact_json.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/core/money.hpp"
 #include "trueup/model/timestamp.hpp"
@@ -113,6 +114,14 @@ Result<T> read_payload(const nlohmann::json& j, F&& read, std::string_view point
   read(reader, out);
   if (problems.failed()) return problems.error();
   return out;
+}
+
+// parse_exact(body), then read_payload<T>(document, read).
+template <class T, class F>
+Result<T> read_body(std::string_view body, F&& read) {
+  auto j = parse_exact(body);
+  if (!j) return std::move(j).error();
+  return read_payload<T>(*j, std::forward<F>(read));
 }
 
 }  // namespace trueup::connectors

@@ -288,9 +288,7 @@ Result<json> build_inventory_level_set(const InventoryLevelSet& request) {
 }
 
 Result<InventoryLevelSet> decode_inventory_level_set(std::string_view body) {
-  auto j = parse_exact(body);
-  if (!j) return std::move(j).error();
-  return read_payload<InventoryLevelSet>(*j, [](PayloadReader& r, InventoryLevelSet& s) {
+  return read_body<InventoryLevelSet>(body, [](PayloadReader& r, InventoryLevelSet& s) {
     s.location_id = r.id("location_id", Need::required).value_or("");
     s.inventory_item_id = r.id("inventory_item_id", Need::required).value_or("");
     s.available = r.integer("available", Need::required).value_or(0);

@@ -38,6 +38,14 @@ Result<json> parse_response(std::string_view body) {
   return j;
 }
 
+// parse_response(body), then read_payload<T>(document, read).
+template <class T, class F>
+Result<T> read_response(std::string_view body, F&& read) {
+  auto j = parse_response(body);
+  if (!j) return std::move(j).error();
+  return read_payload<T>(*j, std::forward<F>(read));
+}
+
 void read_applied(PayloadReader& r, std::string_view key, std::string_view uid_key, std::vector<AppliedAmount>& out) {
   r.each(key, Need::optional, [&](const json& e, const std::string& at) {
     PayloadReader a(r.problems(), e, at);
@@ -178,9 +186,7 @@ void read_change(PayloadReader& r, InventoryChange& out) {
 // Reads the body's `key` object with `read`.
 template <class T, class F>
 Result<T> decode_wrapped(std::string_view body, std::string_view key, F&& read) {
-  auto j = parse_response(body);
-  if (!j) return std::move(j).error();
-  return read_payload<T>(*j, [&](PayloadReader& r, T& out) {
+  return read_response<T>(body, [&](PayloadReader& r, T& out) {
     PayloadReader inner = r.object(key, Need::required);
     if (inner.present()) read(inner, out);
   });
@@ -218,9 +224,7 @@ Result<Order> decode_order(const json& j, std::string_view pointer) {
 Result<Order> decode_order_response(std::string_view body) { return decode_wrapped<Order>(body, "order", read_order); }
 
 Result<SearchOrdersResponse> decode_search_orders_response(std::string_view body) {
-  auto j = parse_response(body);
-  if (!j) return std::move(j).error();
-  return read_payload<SearchOrdersResponse>(*j, [](PayloadReader& r, SearchOrdersResponse& out) {
+  return read_response<SearchOrdersResponse>(body, [](PayloadReader& r, SearchOrdersResponse& out) {
     r.objects("orders", Need::optional, out.orders, read_order);
     r.objects("order_entries", Need::optional, out.order_entries, [](PayloadReader& e, OrderEntry& entry) {
       entry.order_id = e.id("order_id", Need::required).value_or("");
@@ -248,9 +252,7 @@ Result<PaymentRefund> decode_refund_response(std::string_view body) {
 }
 
 Result<PaymentRefundsPage> decode_list_refunds_response(std::string_view body) {
-  auto j = parse_response(body);
-  if (!j) return std::move(j).error();
-  return read_payload<PaymentRefundsPage>(*j, [](PayloadReader& r, PaymentRefundsPage& out) {
+  return read_response<PaymentRefundsPage>(body, [](PayloadReader& r, PaymentRefundsPage& out) {
     r.objects("refunds", Need::optional, out.refunds, read_refund);
     out.cursor = r.text("cursor", Need::optional);
   });
@@ -261,18 +263,14 @@ Result<InventoryCount> decode_inventory_count(const json& j, std::string_view po
 }
 
 Result<InventoryCountsPage> decode_inventory_counts_response(std::string_view body) {
-  auto j = parse_response(body);
-  if (!j) return std::move(j).error();
-  return read_payload<InventoryCountsPage>(*j, [](PayloadReader& r, InventoryCountsPage& out) {
+  return read_response<InventoryCountsPage>(body, [](PayloadReader& r, InventoryCountsPage& out) {
     r.objects("counts", Need::optional, out.counts, read_count);
     out.cursor = r.text("cursor", Need::optional);
   });
 }
 
 Result<InventoryChangesPage> decode_inventory_changes_response(std::string_view body) {
-  auto j = parse_response(body);
-  if (!j) return std::move(j).error();
-  return read_payload<InventoryChangesPage>(*j, [](PayloadReader& r, InventoryChangesPage& out) {
+  return read_response<InventoryChangesPage>(body, [](PayloadReader& r, InventoryChangesPage& out) {
     r.objects("changes", Need::optional, out.changes, read_change);
     out.cursor = r.text("cursor", Need::optional);
   });
@@ -292,9 +290,7 @@ Result<json> build_batch_change_inventory(const BatchChangeInventoryRequest& req
 }
 
 Result<BatchChangeInventoryRequest> decode_batch_change_inventory(std::string_view body) {
-  auto j = parse_exact(body);
-  if (!j) return std::move(j).error();
-  return read_payload<BatchChangeInventoryRequest>(*j, [](PayloadReader& r, BatchChangeInventoryRequest& out) {
+  return read_body<BatchChangeInventoryRequest>(body, [](PayloadReader& r, BatchChangeInventoryRequest& out) {
     out.idempotency_key = r.text("idempotency_key", Need::required).value_or("");
     r.objects("changes", Need::optional, out.changes, read_change);
     out.ignore_unchanged_counts = r.boolean("ignore_unchanged_counts", Need::optional);
@@ -338,9 +334,7 @@ Result<json> build_search_orders(const SearchOrdersRequest& request) {
 }
 
 Result<WebhookEvent> decode_webhook_event(std::string_view body) {
-  auto j = parse_exact(body);
-  if (!j) return std::move(j).error();
-  return read_payload<WebhookEvent>(*j, [](PayloadReader& r, WebhookEvent& e) {
+  return read_body<WebhookEvent>(body, [](PayloadReader& r, WebhookEvent& e) {
     e.merchant_id = r.id("merchant_id", Need::required).value_or("");
     e.type = r.text("type", Need::required).value_or("");
     e.event_id = r.id("event_id", Need::required).value_or("");
