@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -90,8 +91,9 @@ std::string psql(const std::string& pg, const std::string& sql) {
 }
 
 // Waits (bounded) until `sql` answers `expected`.
-bool eventually(const std::string& pg, const std::string& sql, const std::string& expected) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+bool eventually(const std::string& pg, const std::string& sql, const std::string& expected,
+                std::chrono::seconds bound = std::chrono::seconds(300)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
   while (std::chrono::steady_clock::now() < deadline) {
     if (psql(pg, sql) == expected) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // workflows run in the background
@@ -162,9 +164,9 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
   ASSERT_TRUE(reused);
   EXPECT_EQ(reused->status, 422) << reused->body;
 
-  // A duplicate storm: N distinct movements, each sent 4 times, concurrently,
-  // half to each instance.
-  constexpr int kMovements = 2000, kCopies = 5, kThreads = 8;
+  // A duplicate storm: 10,000 distinct movements, each sent 10 times,
+  // concurrently, alternating between the two instances.
+  constexpr int kMovements = 10000, kCopies = 10, kThreads = 16;
   std::atomic<int> accepted{0}, duplicates{0}, failures{0};
   std::vector<std::thread> senders;
   for (int t = 0; t < kThreads; ++t) {
@@ -172,8 +174,10 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
       HttpClient ca("127.0.0.1", a.port), cb("127.0.0.1", b.port);
       for (int i = 0; i < kMovements * kCopies; ++i) {
         if (i % kThreads != t) continue;
-        const int m = i % kMovements;
-        HttpClient& c = (i / kMovements) % 2 == 0 ? ca : cb;
+        // The copies of one movement are neighbours in i, so different
+        // threads send them at the same moment, to both instances.
+        const int m = i / kCopies;
+        HttpClient& c = (i % kCopies) % 2 == 0 ? ca : cb;
         auto r = c.request("POST", "/v1/inventory/movements",
                            movement(run + "-" + std::to_string(m), "SKU-" + std::to_string(m % 10), "-1"), operate);
         if (!r || r->status != 202) {
@@ -263,11 +267,12 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
   const std::string run = unique_name("crash");
   const std::map<std::string, std::string> operate{{"Authorization", std::string("Bearer ") + kOperateKey}};
 
-  // Four senders that, like real ones, retry on another instance until they
-  // get 202. Instance A is killed with SIGKILL three times while requests are
-  // in flight, and restarted each time.
-  constexpr int kMovements = 3000, kSenders = 4;
+  // Eight senders that, like real ones, retry on another instance until they
+  // get 202. Instance A is killed with SIGKILL ten times while requests are in
+  // flight (at random points of each tenth of the load), and restarted each time.
+  constexpr int kMovements = 20000, kSenders = 8, kKills = 10;
   std::atomic<int> next{0}, done{0}, retried{0}, lost{0};
+  const auto load_started = std::chrono::steady_clock::now();
   std::atomic<std::uint16_t> port_a{a.port};
   const std::uint16_t port_b = b.port;
   std::vector<std::thread> senders;
@@ -277,7 +282,7 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
       std::unique_ptr<HttpClient> ca;
       HttpClient cb("127.0.0.1", port_b);
       for (int m; (m = next++) < kMovements;) {
-        const std::string body = movement(run + "-" + std::to_string(m), "SKU-C" + std::to_string(m % 7), "-1");
+        const std::string body = movement(run + "-" + std::to_string(m), "SKU-C" + std::to_string(m % 200), "-1");
         bool ok = false;
         for (int attempt = 0; attempt < 50 && !ok; ++attempt) {
           if (known_a != port_a.load()) {
@@ -293,7 +298,10 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
       }
     });
   }
-  for (int threshold : {500, 1300, 2100}) {
+  std::mt19937 random(std::random_device{}());
+  for (int kill = 0; kill < kKills; ++kill) {
+    const int slice = kMovements / (kKills + 1);
+    const int threshold = slice * kill + std::uniform_int_distribution<int>(slice / 4, slice - 1)(random);
     while (done.load() < threshold) std::this_thread::yield();  // waiting for load progress
     a.process->signal(SIGKILL);
     ASSERT_TRUE(a.process->wait(std::chrono::seconds(30)).has_value());
@@ -303,6 +311,7 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
   }
   for (auto& s : senders) s.join();
   EXPECT_EQ(lost.load(), 0);
+  const auto load_ended = std::chrono::steady_clock::now();
 
   const std::string like = "'" + run + "-%'";
   const std::string total = std::to_string(kMovements);
@@ -327,7 +336,11 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
   }
   EXPECT_EQ(ce_ids_by_movement.size(), static_cast<std::size_t>(kMovements));
   for (const auto& [id, ids] : ce_ids_by_movement) EXPECT_EQ(ids.size(), 1u) << id;
-  std::cout << "crash test: " << retried.load() << " requests retried on the other instance\n";
+  std::cout << "crash test: " << retried.load() << " requests retried on the other instance; "
+            << std::chrono::duration_cast<std::chrono::seconds>(load_ended - load_started).count() << " s of load with "
+            << kKills << " kills, then "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - load_ended).count()
+            << " s until every effect was checked\n";
 
   stop_instance(a);
   stop_instance(b);
@@ -408,6 +421,83 @@ TEST(DurableCoreE2E, DatabaseDownMeans503AndNothingAcknowledgedIsLost) {
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), n);
   EXPECT_EQ(
       psql(pg, "SELECT (-sum(quantity_e5) / 100000)::bigint FROM inventory_ledger WHERE movement_id LIKE " + like), n);
+  stop_instance(a);
+}
+
+TEST(DurableCoreE2E, KafkaDownMeansTheOutboxGrowsAndTheRelayCatchesUp) {
+  // A broker of this test's own, stopped and started again under load.
+  const std::string pg = require_pg_url();
+  ASSERT_FALSE(pg.empty());
+  const std::string kafka_dir = make_temp_dir("trueup-core-kafka-");
+  const std::string scripts = source_dir() + "/scripts/";
+  auto up = run_process({scripts + "kafka-up", kafka_dir}, {}, std::chrono::seconds(180));
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const std::string kafka = up.out.substr(0, up.out.find('\n'));
+  struct BrokerGuard {
+    std::string scripts, dir;
+    ~BrokerGuard() { run_process({scripts + "kafka-down", dir}, {}, std::chrono::seconds(90)); }
+  } guard{scripts, kafka_dir};
+
+  Instance a;
+  start_instance(a, unique_name("kafkadown"), pg, kafka);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string run = unique_name("kdown");
+  const std::map<std::string, std::string> operate{{"Authorization", std::string("Bearer ") + kOperateKey}};
+  HttpClient client("127.0.0.1", a.port);
+  int sent = 0, refused = 0;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r =
+          client.request("POST", "/v1/inventory/movements",
+                         movement(run + "-" + std::to_string(sent), "SKU-K" + std::to_string(sent % 5), "-1"), operate);
+      if (r && r->status == 202)
+        ++sent;
+      else
+        ++refused;
+    }
+  };
+  auto pending = [&] {
+    return std::stoll(
+        psql(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL AND data LIKE '%" + run + "-%'"));
+  };
+  send(300);
+  auto stop = run_process({scripts + "kafka-ctl", kafka_dir, "stop"}, {}, std::chrono::seconds(90));
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  // Intake does not need the broker: it keeps accepting, and the outbox grows.
+  send(700);
+  EXPECT_EQ(refused, 0);
+  EXPECT_GT(pending(), 0) << "the outbox should hold what could not be published";
+  auto start = run_process({scripts + "kafka-ctl", kafka_dir, "start"}, {}, std::chrono::seconds(90));
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  send(300);
+  EXPECT_EQ(refused, 0);
+
+  const std::string like = "'" + run + "-%'";
+  const std::string n = std::to_string(sent);
+  EXPECT_TRUE(
+      eventually(pg, "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like, n));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (pending() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the relay catches up in the background
+  EXPECT_EQ(pending(), 0);
+
+  // Every movement's events reached the broker, each under one ce_id.
+  std::map<std::string, std::set<std::string>> accepted, changed;
+  for (const auto& line : kafka_lines(kafka, "retail.inventory.v1")) {
+    auto value = json::parse(line.substr(line.rfind('\t') + 1), nullptr, false);
+    if (!value.is_object()) continue;
+    const std::string type = header(line, "ce_type");
+    const std::string movement_id = value.value("movement_id", value.value("last_movement_id", ""));
+    if (movement_id.rfind(run + "-", 0) != 0) continue;  // the database holds other tests' events too
+    if (type == "com.trueup.inventory.movement.accepted.v1")
+      accepted[movement_id].insert(header(line, "ce_id"));
+    else if (type == "com.trueup.stock.changed.v1")
+      changed[movement_id].insert(header(line, "ce_id"));
+  }
+  EXPECT_EQ(accepted.size(), static_cast<std::size_t>(sent));
+  EXPECT_EQ(changed.size(), static_cast<std::size_t>(sent));
+  for (const auto& [id, ids] : accepted) EXPECT_EQ(ids.size(), 1u) << id;
+  for (const auto& [id, ids] : changed) EXPECT_EQ(ids.size(), 1u) << id;
   stop_instance(a);
 }
 
