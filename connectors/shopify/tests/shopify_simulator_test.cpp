@@ -1,0 +1,401 @@
+// The Shopify simulator in-process on port 0, driven through the shared
+// outbound client: cursor pagination, the leaky bucket, inventory writes and
+// inspection, signed webhooks to an in-test receiver, and the faults (fixed
+// seed, changed at run time). The bucket runs on a frozen clock, so no
+// result depends on how fast the test runs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/exact_json.hpp"
+#include "shopify_payloads.hpp"
+#include "simulator.hpp"
+#include "trueup/connector/signature.hpp"
+#include "trueup/http/outbound.hpp"
+#include "trueup/http/server.hpp"
+#include "trueup/metrics/registry.hpp"
+
+namespace trueup::connectors::shopify {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kToken = "shpat_sim_token";
+constexpr const char* kSecret = "sim-app-secret";
+constexpr auto kBound = std::chrono::seconds(20);
+
+json small_seed() {
+  return json::parse(R"({
+    "shop": {"domain": "test-shop.myshopify.com", "currency": "USD"},
+    "locations": [{"id": 655441491, "name": "Warehouse"}, {"id": 487838322, "name": "Store"}],
+    "products": [{"id": 632910392, "title": "IPod Nano - 8gb", "variants": [
+      {"id": 808950810, "title": "Pink", "sku": "IPOD2008PINK", "price": "199.00", "inventory_item_id": 808950810},
+      {"id": 9223372036854775806, "title": "Big", "sku": "BIG", "price": "12345678901.99",
+       "inventory_item_id": 9223372036854775805}]}],
+    "inventory_levels": [
+      {"inventory_item_id": 808950810, "location_id": 655441491, "available": 10},
+      {"inventory_item_id": 9223372036854775805, "location_id": 655441491, "available": 1}]
+  })");
+}
+
+// An HTTP endpoint that records the webhooks it receives; answers 500 to the
+// first `fail_first` deliveries.
+class WebhookReceiver {
+ public:
+  struct Received {
+    std::map<std::string, std::string, std::less<>> headers;
+    std::string body;
+  };
+
+  explicit WebhookReceiver(int fail_first = 0) : fail_first_(fail_first) {
+    router_.add_sync("POST", "/hooks", [this](const http::Request& r) {
+      std::lock_guard lock(mu_);
+      received_.push_back(Received{r.headers, r.body});
+      cv_.notify_all();
+      if (static_cast<int>(received_.size()) <= fail_first_) return http::Response::text(500, "not now");
+      return http::Response::text(200, "ok");
+    });
+    http::ServerSettings s;
+    s.port = 0;
+    s.threads = 1;
+    s.access_log = false;
+    server_ = std::make_unique<http::Server>(s, router_, registry_);
+    EXPECT_TRUE(server_->start().ok());
+  }
+  ~WebhookReceiver() { server_->drain(std::chrono::seconds(5)); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
+
+  // Waits until `n` deliveries arrived (bounded); returns them all.
+  std::vector<Received> wait_for(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, kBound, [&] { return received_.size() >= n; });
+    return received_;
+  }
+
+ private:
+  int fail_first_;
+  http::Router router_;
+  metrics::Registry registry_;
+  std::unique_ptr<http::Server> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Received> received_;
+};
+
+class ShopifySimulatorTest : public ::testing::Test {
+ protected:
+  void start(ShopifySimulatorSettings settings = {}, json seed = small_seed()) {
+    settings.access_token = kToken;
+    settings.app_secret = kSecret;
+    settings.faults.latency = std::chrono::milliseconds(0);
+    settings.webhooks.retry_delay = std::chrono::milliseconds(10);
+    // Frozen: the bucket never leaks unless the test advances the clock.
+    settings.clock = [this] { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(now_ns_.load())); };
+    auto created = ShopifySimulator::create(std::move(settings), seed);
+    ASSERT_TRUE(created.ok()) << created.error().describe();
+    sim_ = std::move(created).value();
+    ASSERT_TRUE(sim_->start().ok());
+  }
+  void TearDown() override {
+    if (sim_) sim_->stop();
+  }
+
+  void advance(std::chrono::milliseconds d) { now_ns_ += std::chrono::nanoseconds(d).count(); }
+
+  http::OutboundReply call(const std::string& method, const std::string& path, const std::string& body = "",
+                           bool with_token = true) {
+    http::OutboundRequest r;
+    r.method = method;
+    r.url = path.starts_with("http") ? path : sim_->base_url() + path;
+    r.body = body;
+    if (with_token) r.headers.add("X-Shopify-Access-Token", kToken);
+    if (!body.empty()) r.headers.add("Content-Type", "application/json");
+    auto reply = client_.send(r);
+    EXPECT_TRUE(reply.ok()) << method << " " << path << ": " << (reply ? "" : reply.error().describe());
+    return reply ? *reply : http::OutboundReply{};
+  }
+  json inspect() { return json::parse(call("GET", "/_sim/inspect").body); }
+
+  std::atomic<std::int64_t> now_ns_{1'000'000'000'000};
+  std::unique_ptr<ShopifySimulator> sim_;
+  http::OutboundClient client_{http::OutboundSettings{}};
+};
+
+TEST_F(ShopifySimulatorTest, PaginatesOrdersByLinkHeaderAndSeesEachOnce) {
+  start();
+  auto created =
+      call("POST", "/_sim/orders", R"({"count": 301, "line_items": [{"variant_id": 808950810, "quantity": 1}]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::set<std::string> seen;
+  std::string next = "/admin/api/2026-07/orders.json?status=any&limit=250&updated_at_min=2000-01-01T00:00:00Z";
+  int pages = 0;
+  while (!next.empty() && pages < 10) {
+    auto page = call("GET", next);
+    ASSERT_EQ(page.status, 200) << page.body;
+    ++pages;
+    auto orders = decode_orders(page.body);
+    ASSERT_TRUE(orders.ok()) << orders.error().message;
+    EXPECT_LE(orders->size(), 250u);
+    for (const auto& o : *orders) EXPECT_TRUE(seen.insert(o.id).second) << "order " << o.id << " seen twice";
+    next.clear();
+    const std::string link = page.headers.get("Link");
+    const auto rel = link.find(">; rel=\"next\"");
+    if (rel != std::string::npos) {
+      const auto open = link.rfind('<', rel);
+      next = link.substr(open + 1, rel - open - 1);
+      EXPECT_NE(next.find("page_info="), std::string::npos);
+    }
+  }
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(seen.size(), 301u);
+  // Ids start beyond 2^53 and keep every digit.
+  EXPECT_TRUE(seen.contains("9007199254740993"));
+  // A page_info with other filters is refused like the real API does.
+  auto mixed = call("GET", "/admin/api/2026-07/orders.json?status=any&page_info=00");
+  EXPECT_EQ(mixed.status, 400);
+  // updated_at_min in the future: nothing.
+  auto none = call("GET", "/admin/api/2026-07/orders.json?status=any&updated_at_min=2200-01-01T00:00:00Z");
+  EXPECT_EQ(json::parse(none.body)["orders"].size(), 0u);
+}
+
+TEST_F(ShopifySimulatorTest, LeakyBucketAnswers429WithRetryAfterWhenFull) {
+  start();
+  for (int i = 1; i <= 40; ++i) {
+    auto r = call("GET", "/admin/api/2026-07/locations.json");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.get("X-Shopify-Shop-Api-Call-Limit"), std::to_string(i) + "/40");
+  }
+  auto throttled = call("GET", "/admin/api/2026-07/locations.json");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.headers.get("X-Shopify-Shop-Api-Call-Limit"), "40/40");
+  const std::string retry_after = throttled.headers.get("Retry-After");
+  ASSERT_FALSE(retry_after.empty());
+  EXPECT_GT(std::stod(retry_after), 0.0);
+  EXPECT_EQ(inspect()["throttled_429"], 1);
+  // One second leaks two calls.
+  advance(std::chrono::milliseconds(1000));
+  auto after = call("GET", "/admin/api/2026-07/locations.json");
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.headers.get("X-Shopify-Shop-Api-Call-Limit"), "39/40");
+  // Without the token: 401, and the bucket is untouched.
+  EXPECT_EQ(call("GET", "/admin/api/2026-07/locations.json", "", false).status, 401);
+}
+
+TEST_F(ShopifySimulatorTest, InventorySetIsSetToValueAndCounted) {
+  start();
+  const std::string set = "/admin/api/2026-07/inventory_levels/set.json";
+  for (int available : {42, 42, 7}) {
+    auto r = call("POST", set,
+                  R"({"location_id": 655441491, "inventory_item_id": 808950810, "available": )" +
+                      std::to_string(available) + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto levels = decode_inventory_levels(r.body);
+    ASSERT_TRUE(levels.ok());
+    EXPECT_EQ(levels->at(0).available, available);
+  }
+  auto big =
+      call("POST", set, R"({"location_id": 655441491, "inventory_item_id": 9223372036854775805, "available": 3})");
+  ASSERT_EQ(big.status, 200) << big.body;
+  EXPECT_NE(big.body.find("9223372036854775805"), std::string::npos);
+  EXPECT_EQ(call("POST", set, R"({"location_id": 1, "inventory_item_id": 808950810, "available": 1})").status, 404);
+
+  auto levels =
+      call("GET", "/admin/api/2026-07/inventory_levels.json?inventory_item_ids=808950810&location_ids=655441491");
+  ASSERT_EQ(levels.status, 200);
+  auto decoded = decode_inventory_levels(levels.body);
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ(decoded->at(0).available, 7);
+
+  auto variant = call("GET", "/admin/api/2026-07/variants/9223372036854775806.json");
+  ASSERT_EQ(variant.status, 200);
+  auto variants = decode_variants(variant.body);
+  ASSERT_TRUE(variants.ok());
+  EXPECT_EQ(variants->at(0).inventory_item_id, "9223372036854775805");
+  EXPECT_EQ(variants->at(0).price, "12345678901.99");
+
+  auto seen = inspect();
+  EXPECT_EQ(seen["writes"]["inventory_levels/set"], 4);
+  EXPECT_EQ(seen["keys"]["inventory_item_location"]["808950810@655441491"], 3);
+  EXPECT_EQ(seen["keys"]["inventory_item_location"]["9223372036854775805@655441491"], 1);
+  EXPECT_EQ(seen["requests"]["inventory_levels/set"], 5);
+}
+
+TEST_F(ShopifySimulatorTest, WebhooksAreSignedFullResourcesWithShopifyHeaders) {
+  WebhookReceiver receiver;
+  ShopifySimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  start(settings);
+  auto created = call("POST", "/_sim/orders",
+                      R"({"line_items": [{"variant_id": 808950810, "quantity": 2}], "location_id": 655441491})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string order_id = std::to_string(json::parse(created.body)["orders"][0]["id"].get<std::int64_t>());
+  // orders/create and the stock it took (inventory_levels/update).
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  const connector::SecretSet secrets({kSecret});
+  std::set<std::string> topics, webhook_ids;
+  for (const auto& d : got) {
+    auto lookup = connector::header_lookup(d.headers);
+    EXPECT_EQ(connector::verify_shopify_webhook(d.body, connector::shopify_hmac_header(lookup), secrets),
+              connector::SignatureCheck::ok);
+    EXPECT_EQ(connector::verify_shopify_webhook(d.body + " ", connector::shopify_hmac_header(lookup), secrets),
+              connector::SignatureCheck::bad_signature);
+    topics.insert(d.headers.at("x-shopify-topic"));
+    webhook_ids.insert(d.headers.at("x-shopify-webhook-id"));
+    EXPECT_EQ(d.headers.at("x-shopify-shop-domain"), "test-shop.myshopify.com");
+    EXPECT_EQ(d.headers.at("x-shopify-api-version"), "2026-07");
+    EXPECT_FALSE(d.headers.at("x-shopify-event-id").empty());
+    EXPECT_FALSE(d.headers.at("x-shopify-triggered-at").empty());
+    if (d.headers.at("x-shopify-topic") == "orders/create") {
+      auto orders = decode_orders(d.body);
+      ASSERT_TRUE(orders.ok()) << orders.error().message;
+      EXPECT_EQ(orders->at(0).id, order_id);
+      EXPECT_EQ(orders->at(0).total_price->shop.to_decimal_string(), "398.00");
+    } else {
+      auto levels = decode_inventory_levels(d.body);
+      ASSERT_TRUE(levels.ok());
+      EXPECT_EQ(levels->at(0).available, 8);
+    }
+  }
+  EXPECT_EQ(topics, (std::set<std::string>{"orders/create", "inventory_levels/update"}));
+  EXPECT_EQ(webhook_ids.size(), 2u);
+
+  // A refund with restock: refunds/create, orders/updated, inventory_levels/update.
+  const auto line_id = json::parse(created.body)["orders"][0]["line_items"][0]["id"].get<std::int64_t>();
+  auto refund =
+      call("POST", "/_sim/refunds",
+           R"({"order_id": )" + order_id + R"(, "refund_line_items": [{"line_item_id": )" + std::to_string(line_id) +
+               R"(, "quantity": 1, "restock_type": "return", "location_id": 655441491}]})");
+  ASSERT_EQ(refund.status, 201) << refund.body;
+  got = receiver.wait_for(5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[2].headers.at("x-shopify-topic"), "refunds/create");
+  auto refunds = decode_refunds(got[2].body);
+  ASSERT_TRUE(refunds.ok()) << refunds.error().message;
+  EXPECT_EQ(refunds->at(0).refund_line_items.at(0).restock_type, "return");
+  auto order = call("GET", "/admin/api/2026-07/orders/" + order_id + ".json");
+  EXPECT_EQ(json::parse(order.body)["order"]["financial_status"], "partially_refunded");
+  ASSERT_TRUE(sim_->core().webhooks().wait_idle(kBound));
+  EXPECT_EQ(inspect()["webhooks"]["delivered"], 5);
+}
+
+TEST_F(ShopifySimulatorTest, UnprefixedHeadersAndRetriesKeepTheDeliveryId) {
+  WebhookReceiver receiver(/*fail_first=*/1);
+  ShopifySimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  settings.unprefixed_webhook_headers = true;
+  start(settings);
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels",
+                 R"({"location_id": 487838322, "inventory_item_id": 808950810, "available": 4})")
+                .status,
+            200);
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].headers.count("x-shopify-topic"), 0u);
+  EXPECT_EQ(got[0].headers.at("shopify-topic"), "inventory_levels/update");
+  // The retry after the 500 is the same delivery: same id, same body, same signature.
+  EXPECT_EQ(got[0].headers.at("shopify-webhook-id"), got[1].headers.at("shopify-webhook-id"));
+  EXPECT_EQ(got[0].headers.at("shopify-hmac-sha256"), got[1].headers.at("shopify-hmac-sha256"));
+  EXPECT_EQ(got[0].body, got[1].body);
+  auto lookup = connector::header_lookup(got[1].headers);
+  EXPECT_EQ(connector::verify_shopify_webhook(got[1].body, connector::shopify_hmac_header(lookup),
+                                              connector::SecretSet({kSecret})),
+            connector::SignatureCheck::ok);
+  ASSERT_TRUE(sim_->core().webhooks().wait_idle(kBound));
+  auto attempts = inspect()["webhooks"]["attempts"];
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0]["status"], 500);
+  EXPECT_EQ(attempts[1]["attempt"], 2);
+  EXPECT_EQ(attempts[1]["status"], 200);
+}
+
+TEST_F(ShopifySimulatorTest, DuplicateWebhooksChangedAtRunTime) {
+  WebhookReceiver receiver;
+  ShopifySimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  start(settings);
+  auto faults = call("PUT", "/_sim/faults", R"({"webhooks": {"duplicate_share": 1}})");
+  ASSERT_EQ(faults.status, 200) << faults.body;
+  EXPECT_EQ(json::parse(faults.body)["webhooks"]["duplicate_share"], 1.0);
+  const std::string level = R"({"location_id": 487838322, "inventory_item_id": 808950810, "available": )";
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels", level + "1}").status, 200);
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  // A redelivery: the same event and the same delivery id (the dedupe key).
+  EXPECT_EQ(got[0].headers.at("x-shopify-event-id"), got[1].headers.at("x-shopify-event-id"));
+  EXPECT_EQ(got[0].headers.at("x-shopify-webhook-id"), got[1].headers.at("x-shopify-webhook-id"));
+
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"duplicate_new_id": true}})").status, 200);
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels", level + "2}").status, 200);
+  got = receiver.wait_for(4);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[2].headers.at("x-shopify-event-id"), got[3].headers.at("x-shopify-event-id"));
+  EXPECT_NE(got[2].headers.at("x-shopify-webhook-id"), got[3].headers.at("x-shopify-webhook-id"));
+  EXPECT_NE(got[0].headers.at("x-shopify-event-id"), got[2].headers.at("x-shopify-event-id"));
+
+  // Dropping everything: published, never sent.
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"duplicate_share": 0, "drop_share": 1}})").status, 200);
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels", level + "3}").status, 200);
+  ASSERT_TRUE(sim_->core().webhooks().wait_idle(kBound));
+  auto seen = inspect()["webhooks"];
+  EXPECT_EQ(seen["published"], 3);
+  EXPECT_EQ(seen["dropped"], 1);
+  EXPECT_EQ(seen["delivered"], 4);
+  // Bad patches change nothing.
+  EXPECT_EQ(call("PUT", "/_sim/faults", R"({"error_share": 2})").status, 400);
+  EXPECT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"nope": 1}})").status, 400);
+  EXPECT_EQ(json::parse(call("GET", "/_sim/faults").body)["error_share"], 0.0);
+}
+
+TEST_F(ShopifySimulatorTest, InjectedErrorsFollowTheSeed) {
+  start();
+  auto run = [this] {
+    EXPECT_EQ(call("PUT", "/_sim/faults", R"({"seed": 7, "error_share": 0.5, "rate_limit": false})").status, 200);
+    std::string statuses;
+    for (int i = 0; i < 30; ++i) {
+      auto r = call("GET", "/admin/api/2026-07/locations.json");
+      EXPECT_TRUE(r.status == 200 || r.status == 503) << r.status;
+      statuses += r.status == 200 ? '.' : 'E';
+    }
+    return statuses;
+  };
+  const std::string first = run();
+  const std::string second = run();
+  EXPECT_EQ(first, second);  // same seed, same requests: same faults
+  const auto errors = std::count(first.begin(), first.end(), 'E');
+  EXPECT_GT(errors, 0);
+  EXPECT_LT(errors, 30);
+  EXPECT_EQ(inspect()["injected_5xx"], 2 * errors);
+  // Rate limiting was off: 60 calls and no 429.
+  EXPECT_EQ(inspect()["throttled_429"], 0);
+  // Reset clears the record.
+  EXPECT_EQ(call("POST", "/_sim/reset").status, 200);
+  EXPECT_EQ(inspect()["injected_5xx"], 0);
+}
+
+TEST_F(ShopifySimulatorTest, SeedErrorsNameThePointer) {
+  auto seed = small_seed();
+  seed["products"][0]["variants"][0]["price"] = 19.99;
+  ShopifySimulatorSettings settings;
+  settings.access_token = kToken;
+  auto created = ShopifySimulator::create(settings, seed);
+  ASSERT_FALSE(created.ok());
+  EXPECT_NE(created.error().message.find("/products/0/variants/0/price"), std::string::npos) << created.error().message;
+  seed = small_seed();
+  seed["warehouses"] = json::array();
+  created = ShopifySimulator::create(settings, seed);
+  ASSERT_FALSE(created.ok());
+  EXPECT_NE(created.error().message.find("/warehouses"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trueup::connectors::shopify
