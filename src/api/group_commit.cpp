@@ -73,7 +73,7 @@ Status GroupCommitter::write(store::Transaction& tx, Batch& batch) {
   std::size_t i = 0;
   for (const auto& job : batch.jobs)
     for (const auto& item : job.items)
-      if ((*recorded)[i++].inserted) events.push_back(item.accepted);
+      if ((*recorded)[i++].inserted && item.accepted) events.push_back(*item.accepted);
   if (auto appended = outbox_.append_batch(tx, events); !appended) return std::move(appended).error();
 
   batch.answers.assign(batch.jobs.size(), std::string());

@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,7 @@ namespace trueup::api::detail {
 struct IntakeItem {
   messaging::InboxMessage message;
   workflow::StartRequest start;
-  messaging::OutboxEvent accepted;  // appended only when the message is new
+  std::optional<messaging::OutboxEvent> accepted;  // appended only when the message is new
 };
 
 struct ItemOutcome {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "group_commit.hpp"
+#include "trueup/connector/hub.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/query.hpp"
 #include "trueup/inventory/ledger.hpp"
@@ -39,6 +40,8 @@ Response error_response(const Error& e) {
       return http::problem(409, "/problems/conflict", "Conflict", e.message);
     case Errc::unsupported:
       return http::problem(501, "/problems/not-implemented", "Not Implemented", e.message);
+    case Errc::unauthenticated:
+      return http::problem(401, "/problems/unauthenticated", "Unauthorized", e.message);
     case Errc::unavailable:
     case Errc::timeout:
     case Errc::overloaded: {
@@ -259,6 +262,41 @@ void intake(const SystemApi& api, detail::GroupCommitter& committer, const Intak
   });
 }
 
+// A webhook delivery: the connector checks its signature on the raw body and
+// cuts it into messages; they are recorded (inbox + inbound workflow, group
+// commit) before the sender gets 200. A duplicate delivery gets 200 as well.
+void webhook(const SystemApi& api, detail::GroupCommitter& committer, const Request& r, Reply reply) {
+  const std::string id = param(r, "connector");
+  connector::Connector* c = api.connectors != nullptr ? api.connectors->find(id) : nullptr;
+  if (c == nullptr)
+    return reply(http::problem(404, "/problems/not-found", "Not Found", "no connector " + id + " is configured"));
+  const std::string* host = r.header("host");
+  connector::WebhookRequest delivery{r.body, connector::header_lookup(r.headers),
+                                     api.webhook_base_url.empty()
+                                         ? "http://" + (host != nullptr ? *host : std::string("localhost")) + r.target
+                                         : api.webhook_base_url + r.target};
+  auto outcome = c->receive_webhook(delivery);
+  if (!outcome) {
+    log::warn("webhook refused", {{"connector", id}, {"request_id", r.request_id}, {"error", outcome.error().message}});
+    return reply(error_response(outcome.error()));
+  }
+  if (outcome->messages.empty()) return reply(Response::json(200, R"({"received":0,"duplicates":0})"));
+  detail::Job job;
+  for (const auto& m : outcome->messages) {
+    auto in = connector::Hub::intake(*c, m);
+    job.items.push_back(detail::IntakeItem{std::move(in.message), std::move(in.start), std::nullopt});
+  }
+  job.finish = [](store::Transaction&, const std::vector<detail::ItemOutcome>& outcomes) -> Result<std::string> {
+    std::size_t fresh = 0;
+    for (const auto& o : outcomes) fresh += o.inserted ? 1 : 0;
+    return json{{"received", fresh}, {"duplicates", outcomes.size() - fresh}}.dump();
+  };
+  job.done = [reply](Result<std::string> text) {
+    reply(text ? Response::json(200, std::move(*text)) : error_response(text.error()));
+  };
+  committer.submit(std::move(job));
+}
+
 Response workflow_action(const SystemApi& api, const Request& r, const std::string& action) {
   const std::string id = param(r, "id");
   Result<workflow::WorkflowSummary> out = action == "retry"    ? api.engine.retry(id)
@@ -315,6 +353,19 @@ void add_system_api(http::Router& router, const SystemApi& api) {
              guarded_async(api, Scope::operate, [&api, committer](const Request& r, const Principal& p, Reply reply) {
                intake(api, *committer, orders, r, p, std::move(reply));
              }));
+
+  // Webhooks authenticate by their signature, not by API key.
+  router.add("POST", "/v1/webhooks/{connector}", [&api, committer](Request& request, http::Respond respond) {
+    auto job = [&api, committer, req = request, respond]() {
+      webhook(api, *committer, req, [respond](Response r) { respond(std::move(r)); });
+    };
+    if (!api.pool.submit(std::move(job))) {
+      auto r = http::problem(503, "/problems/overloaded", "Service Unavailable",
+                             "too many requests are waiting; retry later");
+      r.headers.emplace_back("Retry-After", "1");
+      respond(std::move(r));
+    }
+  });
 
   router.add("GET", "/v1/workflows", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
                auto q = query_of(r);

@@ -79,6 +79,25 @@ Status Application::start() {
   return Ok{};
 }
 
+Status Application::start_connectors(const std::string& source) {
+  hub_ = std::make_unique<connector::Hub>(
+      connector::HubDeps{*store_, *inbox_, *outbox_, *engine_, *exceptions_, *crosswalk_, source});
+  connector::Services services{registry_};
+  for (const auto& ref : settings_.connectors) {
+    const auto* type = connector::find_type(ref.type);
+    if (type == nullptr) return make_error(Errc::internal, "connector type " + ref.type + " is not registered");
+    auto section = settings_.config->root().section("connectors").sections(ref.type).at(ref.index);
+    auto made = type->create(ref.id, section, services);
+    if (!made)
+      return make_error(made.error().code, "connectors." + ref.type + "[" + std::to_string(ref.index) + "] (" + ref.id +
+                                               "): " + made.error().message);
+    if (auto st = hub_->add(std::move(made).value()); !st) return st;
+    log::info("connector ready", {{"id", ref.id}, {"type", ref.type}, {"webhook", "/v1/webhooks/" + ref.id}});
+  }
+  hub_->define();
+  return Ok{};
+}
+
 Status Application::start_core() {
   exceptions_ = std::make_unique<workflow::ExceptionQueue>(*store_, registry_, clock_);
   auto engine_settings = settings_.workflow;
@@ -129,6 +148,7 @@ Status Application::start_core() {
   });
   engine_->define(inventory::movement_workflow(*outbox_, source));
   engine_->define(inventory::order_workflow());
+  if (auto st = start_connectors(source); !st) return st;
 
   auto producer = bus_->producer();
   if (!producer) return std::move(producer).error();
@@ -161,14 +181,14 @@ Status Application::start_core() {
   if (settings_.api_keys.empty() && !settings_.allow_anonymous)
     log::warn("no api.keys configured: every /v1 request will get 401");
   handler_pool_ = std::make_unique<api::HandlerPool>(settings_.api_workers, settings_.api_queue_capacity);
-  system_api_ = std::make_unique<api::SystemApi>(
-      api::SystemApi{*auth_, *handler_pool_, *store_, *inbox_, *outbox_, *idempotency_, *engine_, *exceptions_,
-                     *crosswalk_, source, settings_.max_batch,
-                     [this] {
-                       relay_->notify();
-                       engine_->wake();
-                     },
-                     registry_, settings_.commit_max_items, settings_.commit_in_flight});
+  system_api_ = std::make_unique<api::SystemApi>(api::SystemApi{
+      *auth_, *handler_pool_, *store_, *inbox_, *outbox_, *idempotency_, *engine_, *exceptions_, *crosswalk_, source,
+      settings_.max_batch,
+      [this] {
+        relay_->notify();
+        engine_->wake();
+      },
+      registry_, settings_.commit_max_items, settings_.commit_in_flight, hub_.get(), settings_.webhook_base_url});
   api::add_system_api(router_, *system_api_);
   return Ok{};
 }

@@ -14,6 +14,7 @@
 #include "trueup/api/handler_pool.hpp"
 #include "trueup/api/system_api.hpp"
 #include "trueup/bus/bus.hpp"
+#include "trueup/connector/hub.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/router.hpp"
 #include "trueup/http/server.hpp"
@@ -63,6 +64,7 @@ class Application {
   http::Response readiness();
   void announce();
   Status start_core();
+  Status start_connectors(const std::string& source);
   Status register_instance();
   void heartbeat();
   void deregister_instance();
@@ -84,6 +86,7 @@ class Application {
   std::unique_ptr<messaging::Outbox> outbox_;
   std::unique_ptr<messaging::IdempotencyKeys> idempotency_;
   std::unique_ptr<crosswalk::Crosswalk> crosswalk_;
+  std::unique_ptr<connector::Hub> hub_;
   std::unique_ptr<store::PgSingleton> relay_lock_;
   std::unique_ptr<messaging::Relay> relay_;
   std::unique_ptr<api::Authenticator> auth_;

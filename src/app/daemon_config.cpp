@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <set>
+
+#include "trueup/connector/connector.hpp"
 
 namespace trueup::app {
 
@@ -14,6 +17,21 @@ using config::section;
 using config::section_list;
 using config::Type;
 using config::with_default;
+
+namespace {
+// One list per registered connector type (connectors/<system>/ registers it).
+config::Key connectors_section() {
+  std::vector<config::Key> types;
+  for (const auto& t : connector::registered_types()) {
+    std::vector<config::Key> keys{required("id", Type::string,
+                                           "Instance id: 1-64 of a-z, 0-9 and '-', starting with a letter; the "
+                                           "webhook path /v1/webhooks/{id}, the inbox source and a metric label.")};
+    keys.insert(keys.end(), t.settings.begin(), t.settings.end());
+    types.push_back(section_list(t.name, t.description, std::move(keys)));
+  }
+  return section("connectors", "Connected systems, by type; each type takes a list of instances.", std::move(types));
+}
+}  // namespace
 
 std::shared_ptr<const config::Schema> daemon_schema() {
   static const auto schema = std::make_shared<const config::Schema>(std::vector<config::Key>{
@@ -190,6 +208,13 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                                   1, 1024),
                       }),
           }),
+      section("webhooks", "Webhook ingress: POST /v1/webhooks/{connector id}.",
+              {
+                  optional("public_base_url", Type::string,
+                           "The public URL senders post to, without the path (https://trueup.example.com); Square "
+                           "signs it. Default: http:// and the request's Host header."),
+              }),
+      connectors_section(),
   });
   return schema;
 }
@@ -284,6 +309,25 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
   s.relay.retry_backoff = r.duration("retry_backoff");
   s.relay.delivery_timeout = r.duration("delivery_timeout");
   s.relay.retention = std::chrono::duration_cast<std::chrono::seconds>(r.duration("retention"));
+
+  s.webhook_base_url = root.section("webhooks").has("public_base_url")
+                           ? root.section("webhooks").string("public_base_url")
+                           : std::string();
+  std::set<std::string> connector_ids;
+  for (const auto& t : connector::registered_types()) {
+    auto list = root.section("connectors").sections(t.name);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string id = list[i].string("id");
+      const std::string where = config.source() + ": connectors." + t.name + "[" + std::to_string(i) + "].id: ";
+      if (!connector::valid_instance_id(id))
+        return make_error(Errc::invalid_argument,
+                          where + "'" + id + "' must be 1-64 of a-z, 0-9 and '-', starting with a letter");
+      if (!connector_ids.insert(id).second)
+        return make_error(Errc::invalid_argument, where + "'" + id + "' is used by another connector");
+      s.connectors.push_back(ConnectorRef{t.name, id, i});
+    }
+  }
+  s.config = std::make_shared<const config::Config>(config);
 
   auto x = root.section("crosswalk");
   s.crosswalk.cache_capacity = static_cast<std::size_t>(x.integer("cache_capacity"));

@@ -25,6 +25,13 @@ namespace trueup::app {
 
 std::shared_ptr<const config::Schema> daemon_schema();
 
+// A configured connector instance: connectors.<type>[index].
+struct ConnectorRef {
+  std::string type;
+  std::string id;
+  std::size_t index = 0;
+};
+
 struct DaemonSettings {
   std::string instance_id;
   log::Settings log;
@@ -50,6 +57,9 @@ struct DaemonSettings {
   workflow::EngineSettings workflow;
   messaging::RelaySettings relay;
   crosswalk::Settings crosswalk;
+  std::string webhook_base_url;
+  std::vector<ConnectorRef> connectors;
+  std::shared_ptr<const config::Config> config;  // the connectors' own settings are read from it
 };
 
 // The topic every instance announces itself on.

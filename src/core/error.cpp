@@ -28,6 +28,8 @@ class TrueupCategory final : public std::error_category {
         return "checksum mismatch";
       case Errc::unsupported:
         return "unsupported";
+      case Errc::unauthenticated:
+        return "unauthenticated";
       case Errc::internal:
         return "internal error";
     }

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "support/daemon.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/test_env.hpp"
@@ -24,11 +25,7 @@ using nlohmann::json;
 constexpr const char* kOperateKey = "e2e-operate-key-0001";
 constexpr const char* kReadKey = "e2e-read-key-0002";
 
-struct Instance {
-  std::string dir;
-  std::uint16_t port = 0;
-  std::unique_ptr<Process> process;
-};
+using Instance = Daemon;
 
 std::string sha256_of(const std::string& key) {
   auto r = run_process({trueup_binary(), "api-key", "hash"}, {}, std::chrono::seconds(10), key + "\n");
@@ -37,39 +34,23 @@ std::string sha256_of(const std::string& key) {
 }
 
 void start_instance(Instance& inst, const std::string& name, const std::string& pg, const std::string& kafka) {
-  if (inst.dir.empty()) inst.dir = make_temp_dir("trueup-core-");
-  inst.port = free_port();
-  write_file(inst.dir + "/trueup.yaml", "instance_id: " + name + "\nhttp:\n  port: " + std::to_string(inst.port) +
-                                            "\n  access_log: false\n"
-                                            "api:\n  keys:\n"
-                                            "    - {name: operator, sha256: " +
-                                            sha256_of(kOperateKey) +
-                                            ", scope: operate}\n"
-                                            "    - {name: dashboard, sha256: " +
-                                            sha256_of(kReadKey) +
-                                            ", scope: read}\n"
-                                            "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
-                                            "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
-                                            "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n");
-  inst.process = std::make_unique<Process>(
-      std::vector<std::string>{trueup_binary(), "serve", "--config", inst.dir + "/trueup.yaml"},
-      std::map<std::string, std::string>{{"E2E_PG", pg}, {"E2E_KAFKA", kafka}}, inst.dir);
-  HttpClient c("127.0.0.1", inst.port);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && inst.process->running()) {
-    auto r = c.get("/healthz");
-    if (r && r->status == 200) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
-  }
-  FAIL() << "instance " << name << " did not start:\n" << inst.process->stderr_text();
+  start_daemon(inst,
+               "instance_id: " + name +
+                   "\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+                   "api:\n  keys:\n"
+                   "    - {name: operator, sha256: " +
+                   sha256_of(kOperateKey) +
+                   ", scope: operate}\n"
+                   "    - {name: dashboard, sha256: " +
+                   sha256_of(kReadKey) +
+                   ", scope: read}\n"
+                   "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
+                   "store:\n  postgres:\n    url: ${E2E_PG}\n    pool_size: 4\n"
+                   "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n",
+               {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}});
 }
 
-void stop_instance(Instance& inst) {
-  inst.process->signal(SIGTERM);
-  auto code = inst.process->wait(std::chrono::seconds(60));
-  ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(*code, 0) << inst.process->stderr_text();
-}
+void stop_instance(Instance& inst) { stop_daemon(inst); }
 
 std::string movement(const std::string& id, const std::string& sku, const std::string& delta) {
   return json{{"movement_id", id},
@@ -81,24 +62,6 @@ std::string movement(const std::string& id, const std::string& sku, const std::s
               {"source_system", "square"},
               {"source_reference", "receipt-" + id}}
       .dump();
-}
-
-std::string psql(const std::string& pg, const std::string& sql) {
-  auto r = run_process({"psql", pg, "-Atc", sql});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-  return r.out;
-}
-
-// Waits (bounded) until `sql` answers `expected`.
-bool eventually(const std::string& pg, const std::string& sql, const std::string& expected,
-                std::chrono::seconds bound = std::chrono::seconds(300)) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (psql(pg, sql) == expected) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // workflows run in the background
-  }
-  return false;
 }
 
 // Every message on `topic` as {key, headers, value} lines (kcat, to the end).
@@ -359,25 +322,13 @@ TEST(DurableCoreE2E, DatabaseDownMeans503AndNothingAcknowledgedIsLost) {
   } guard{scripts, pg_dir};
 
   Instance a;
-  a.dir = make_temp_dir("trueup-core-");
-  a.port = free_port();
-  write_file(a.dir + "/trueup.yaml", "instance_id: pgdown\nhttp:\n  port: " + std::to_string(a.port) +
-                                         "\n  access_log: false\napi:\n  allow_anonymous: true\n"
-                                         "health:\n  check_interval: 200ms\n"
-                                         "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
-                                         "store:\n  postgres:\n    url: ${E2E_PG}\n    connect_timeout: 1s\n");
-  a.process =
-      std::make_unique<Process>(std::vector<std::string>{trueup_binary(), "serve", "--config", a.dir + "/trueup.yaml"},
-                                std::map<std::string, std::string>{{"E2E_PG", pg}}, a.dir);
-  {
-    HttpClient c("127.0.0.1", a.port);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline && a.process->running()) {
-      auto r = c.get("/healthz");
-      if (r && r->status == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
-    }
-  }
+  start_daemon(a,
+               "instance_id: pgdown\nhttp:\n  port: ${PORT}\n  access_log: false\napi:\n  allow_anonymous: true\n"
+               "health:\n  check_interval: 200ms\n"
+               "workflow:\n  poll_interval: 200ms\n  lease: 3s\n"
+               "store:\n  postgres:\n    url: ${E2E_PG}\n    connect_timeout: 1s\n",
+               {{"E2E_PG", pg}});
+  ASSERT_FALSE(HasFatalFailure());
 
   // Send movements one after another; remember which were acknowledged.
   const std::string run = unique_name("pgdown");

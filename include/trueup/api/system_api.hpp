@@ -35,6 +35,12 @@ class Crosswalk;
 namespace trueup::metrics {
 class Registry;
 }
+namespace trueup::connector {
+class Hub;
+}
+namespace trueup::connector {
+class Hub;
+}
 
 namespace trueup::api {
 
@@ -54,6 +60,8 @@ struct SystemApi {
   metrics::Registry& registry;
   std::size_t commit_max_items = 2000;   // intake items per group-commit transaction
   std::size_t commit_max_in_flight = 2;  // group-commit transactions at once
+  connector::Hub* connectors = nullptr;  // webhook ingress (/v1/webhooks/{id}); none when null
+  std::string webhook_base_url;          // public base URL webhooks are sent to (some systems sign it)
 };
 
 // Registers every /v1 route. `api` must outlive the router's use.

@@ -24,6 +24,7 @@ enum class Errc {
   already_exists,     // a create collided with an existing entity
   checksum_mismatch,  // stored data disagrees with what it must be (e.g. migrations)
   unsupported,        // not built or not configured
+  unauthenticated,    // credentials or a signature missing or wrong
   internal,           // a bug or an unexpected state
 };
 

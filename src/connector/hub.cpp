@@ -1,0 +1,239 @@
+#include "trueup/connector/hub.hpp"
+
+#include <mutex>
+
+#include "trueup/crosswalk/crosswalk.hpp"
+#include "trueup/inventory/ledger.hpp"
+#include "trueup/log/log.hpp"
+#include "trueup/messaging/outbox.hpp"
+#include "trueup/model/events.hpp"
+#include "trueup/workflow/exceptions.hpp"
+
+namespace trueup::connector {
+namespace {
+
+using nlohmann::json;
+
+// Ids through the crosswalk; a store error is kept (the step then fails
+// retryably) and reads as "unmapped" meanwhile.
+class CrosswalkResolver final : public connectors::IdResolver {
+ public:
+  CrosswalkResolver(crosswalk::Crosswalk& crosswalk, std::string system)
+      : crosswalk_(crosswalk), system_(std::move(system)) {}
+  std::optional<std::string> lookup(std::string_view entity, std::string_view external_id) const override {
+    auto r = crosswalk_.resolve(crosswalk::Key{system_, std::string(entity), std::string(external_id)});
+    if (!r) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = r.error();
+      return std::nullopt;
+    }
+    return *r;
+  }
+  std::optional<Error> error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  crosswalk::Crosswalk& crosswalk_;
+  std::string system_;
+  mutable std::mutex mutex_;
+  mutable std::optional<Error> error_;
+};
+
+std::string message_ref(const Connector& c, const Inbound& m) { return c.id() + ":" + m.dedupe_key; }
+
+json inbound_json(const Connector& c, const Inbound& m) {
+  return {{"connector", c.id()}, {"topic", m.topic}, {"dedupe_key", m.dedupe_key}, {"payload", m.payload}};
+}
+
+Result<Inbound> inbound_of(const json& j) {
+  if (!j.is_object() || !j.contains("topic") || !j.contains("dedupe_key") || !j.contains("payload") ||
+      !j["topic"].is_string() || !j["dedupe_key"].is_string() || !j["payload"].is_string())
+    return make_error(Errc::invalid_argument, "not an inbound message record");
+  return Inbound{j["dedupe_key"], j["topic"], j["payload"]};
+}
+
+std::string unmapped_reason(const Connector& c, const connectors::MappingError& e) {
+  std::string ids;
+  for (const auto& u : e.unmapped) {
+    if (!ids.empty()) ids += ", ";
+    ids += u.entity + " " + u.external_id + " (at " + u.pointer + ")";
+  }
+  return c.type() + " " + (ids.empty() ? std::string("ids") : ids) +
+         " not in the crosswalk; add the mapping (PUT /v1/crosswalk/" + c.crosswalk_system() +
+         "/{entity}/{external_id} or `trueup crosswalk import`) and the parked message replays by itself";
+}
+
+}  // namespace
+
+struct Hub::Impl {
+  HubDeps deps;
+  std::map<std::string, std::unique_ptr<Connector>, std::less<>> connectors;
+
+  // Maps `m` (blocking crosswalk lookups; not inside a transaction).
+  std::pair<connectors::Mapped<Canonical>, std::optional<Error>> map(Connector& c, const Inbound& m) {
+    CrosswalkResolver resolver(deps.crosswalk, c.crosswalk_system());
+    auto mapped = c.map(m, resolver);
+    return {std::move(mapped), resolver.error()};
+  }
+
+  // What the outcome of a mapping commits (see hub.hpp).
+  Status write(store::Transaction& tx, const Connector& c, const Inbound& m,
+               const connectors::Mapped<Canonical>& mapped) {
+    if (mapped) return start_canonical(tx, m, *mapped);
+    const auto& e = mapped.error();
+    const std::string ref = message_ref(c, m);
+    switch (e.kind) {
+      case connectors::MappingErrorKind::unmapped_sku:
+      case connectors::MappingErrorKind::unmapped_location: {
+        const auto& first = e.unmapped.front();
+        auto parked = deps.crosswalk.park(tx, crosswalk::Key{c.crosswalk_system(), first.entity, first.external_id},
+                                          c.id(), "application/json", inbound_json(c, m).dump());
+        if (!parked) return std::move(parked).error();
+        json unmapped = json::array();
+        for (const auto& u : e.unmapped)
+          unmapped.push_back({{"entity", u.entity}, {"external_id", u.external_id}, {"pointer", u.pointer}});
+        auto opened = deps.exceptions.open(
+            tx, workflow::ExceptionSpec{
+                    std::string(connectors::to_string(e.kind)),
+                    "error",
+                    {"message", ref},
+                    unmapped_reason(c, e),
+                    {{"connector", c.id()}, {"topic", m.topic}, {"unmapped", unmapped}, {"parked_id", *parked}}});
+        if (!opened) return std::move(opened).error();
+        return Ok{};
+      }
+      case connectors::MappingErrorKind::invalid_payload: {
+        auto q = deps.inbox.quarantine(tx, c.id(), m.payload, "application/json", e.message);
+        if (!q) return std::move(q).error();
+        auto opened = deps.exceptions.open(
+            tx, workflow::ExceptionSpec{
+                    "malformed_payload",
+                    "error",
+                    {"message", ref},
+                    c.type() + " " + m.topic + " payload kept in quarantine " + std::to_string(*q) + ": " + e.message,
+                    {{"connector", c.id()}, {"topic", m.topic}, {"quarantine_id", *q}}});
+        if (!opened) return std::move(opened).error();
+        return Ok{};
+      }
+      case connectors::MappingErrorKind::unsupported:
+        log::info("inbound message not processed", {{"connector", c.id()}, {"topic", m.topic}, {"why", e.message}});
+        return Ok{};
+    }
+    return Ok{};
+  }
+
+  Status start_canonical(store::Transaction& tx, const Inbound& m, const Canonical& canonical) {
+    std::vector<workflow::StartRequest> starts;
+    std::vector<messaging::OutboxEvent> accepted;
+    for (const auto& mv : canonical.movements)
+      starts.push_back({inventory::kMovementWorkflow, mv.sku, model::to_json(mv).dump(), mv.movement_id});
+    // Every version of an order is applied (the channel_order step replaces
+    // the earlier one); the delivery id tells versions apart.
+    for (const auto& o : canonical.orders)
+      starts.push_back({inventory::kOrderWorkflow, o.id, model::to_json(o).dump(), o.id + "@" + m.dedupe_key});
+    if (starts.empty()) return Ok{};
+    auto started = deps.engine.start_batch(tx, starts);
+    if (!started) return std::move(started).error();
+    std::size_t i = 0;
+    for (const auto& mv : canonical.movements)
+      if ((*started)[i++].created)
+        accepted.push_back(inventory::to_outbox(
+            model::inventory_movement_accepted(mv, inventory::new_event_context(deps.event_source))));
+    for (const auto& o : canonical.orders)
+      if ((*started)[i++].created)
+        accepted.push_back(
+            inventory::to_outbox(model::order_accepted(o, inventory::new_event_context(deps.event_source))));
+    auto appended = deps.outbox.append_batch(tx, accepted);
+    if (!appended) return std::move(appended).error();
+    return Ok{};
+  }
+
+  workflow::StepResult run_inbound(workflow::StepContext& ctx) {
+    const auto& input = ctx.input();
+    auto it = connectors.find(input.value("connector", std::string()));
+    if (it == connectors.end())
+      return make_error(Errc::unavailable,
+                        "connector " + input.value("connector", std::string()) + " is not configured on this instance");
+    auto message = inbound_of(input);
+    if (!message) return std::move(message).error();
+    Connector& c = *it->second;
+    auto [mapped, store_error] = map(c, *message);
+    if (store_error) return *store_error;
+    ctx.on_commit([this, &c, m = std::move(*message), mapped = std::move(mapped)](store::Transaction& tx) {
+      return write(tx, c, m, mapped);
+    });
+    return workflow::StepResult::done();
+  }
+
+  // A parked message of connector `c` whose mapping arrived.
+  Status replay(Connector& c, const crosswalk::ParkedMessage& parked) {
+    auto record = json::parse(parked.payload, nullptr, false);
+    auto message = inbound_of(record);
+    if (!message) return std::move(message).error();
+    auto [mapped, store_error] = map(c, *message);
+    if (store_error) return *store_error;
+    auto st = deps.store.transact([&](store::Transaction& tx) -> Status { return write(tx, c, *message, mapped); });
+    if (!st) return st;
+    if (mapped) close_unmapped(c, *message);
+    return Ok{};
+  }
+
+  void close_unmapped(const Connector& c, const Inbound& m) {
+    workflow::ExceptionFilter f;
+    f.state = "open";
+    f.refers_to_type = "message";
+    f.refers_to_id = message_ref(c, m);
+    auto open = deps.exceptions.list(f);
+    if (!open) return;
+    for (const auto& e : open->items) {
+      if (e.kind != "unmapped_sku" && e.kind != "unmapped_location") continue;
+      auto r = deps.exceptions.resolve(e.id, "crosswalk", "the missing mappings were added; the message was replayed");
+      if (!r) log::warn("exception not resolved after replay", {{"exception", e.id}, {"error", r.error().describe()}});
+    }
+  }
+};
+
+Hub::Hub(HubDeps deps) : impl_(std::make_unique<Impl>(Impl{std::move(deps), {}})) {}
+Hub::~Hub() = default;
+
+Status Hub::add(std::unique_ptr<Connector> connector) {
+  const std::string id = connector->id();
+  if (!impl_->connectors.emplace(id, std::move(connector)).second)
+    return make_error(Errc::already_exists, "two connectors with the id " + id);
+  return Ok{};
+}
+
+Connector* Hub::find(std::string_view id) const {
+  auto it = impl_->connectors.find(id);
+  return it == impl_->connectors.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Hub::ids() const {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : impl_->connectors) out.push_back(id);
+  return out;
+}
+
+void Hub::define() {
+  auto& impl = *impl_;
+  workflow::Step map;
+  map.name = "map";
+  map.run = [&impl](workflow::StepContext& ctx) { return impl.run_inbound(ctx); };
+  impl.deps.engine.define(workflow::WorkflowType{kInboundWorkflow, {map}});
+  for (auto& [id, c] : impl.connectors) {
+    Connector* connector = c.get();
+    impl.deps.crosswalk.set_replayer(
+        id, [&impl, connector](const crosswalk::ParkedMessage& parked) { return impl.replay(*connector, parked); });
+  }
+}
+
+InboundIntake Hub::intake(const Connector& connector, const Inbound& message) {
+  return InboundIntake{
+      messaging::InboxMessage{connector.id(), message.dedupe_key, "application/json", message.payload, {}},
+      workflow::StartRequest{kInboundWorkflow, connector.id(), inbound_json(connector, message).dump(),
+                             message_ref(connector, message)}};
+}
+
+}  // namespace trueup::connector

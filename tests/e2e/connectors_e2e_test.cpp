@@ -1,0 +1,167 @@
+// Connector ingress through the real binary on PostgreSQL and Kafka: a
+// Shopify webhook (official example payloads) is checked by its signature on
+// the raw body, recorded once in the inbox, mapped through the crosswalk,
+// parked with an exception while its ids are unknown, replayed when the
+// mappings arrive (exception resolved), and quarantined when malformed.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/test_env.hpp"
+
+namespace trueup::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSecret = "shpss_e2e_current_secret_0001";
+constexpr const char* kOldSecret = "shpss_e2e_previous_secret_0002";
+
+// base64(HMAC-SHA256(secret, body)), computed by openssl, not by Trueup.
+std::string shopify_hmac(const std::string& secret, const std::string& body) {
+  const std::string file = make_temp_dir("trueup-hmac-") + "/body";
+  write_file(file, body);
+  auto r = run_process({"sh", "-c", "openssl dgst -sha256 -hmac \"$SECRET\" -binary \"$BODY\" | base64 -w0"},
+                       {{"SECRET", secret}, {"BODY", file}}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+// The first inventory level of the official Shopify example answers.
+json fixture_inventory_level() {
+  std::ifstream in(source_dir() + "/../shared/fixtures/shopify/rest-2026-07-inventory_level-examples.json");
+  auto doc = json::parse(in);
+  return doc["examples"][0]["response_body"]["inventory_levels"][0];
+}
+
+TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplayed) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  // An instance id of this run's own (the database may hold earlier runs).
+  std::string ids_safe = unique_name("shop");
+  for (auto& ch : ids_safe)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
+  Daemon d;
+  start_daemon(d,
+               "instance_id: connectors-e2e\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+               "api:\n  allow_anonymous: true\n"
+               "workflow:\n  poll_interval: 200ms\n"
+               "store:\n  postgres:\n    url: ${E2E_PG}\n"
+               "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+               "connectors:\n  shopify:\n    - id: " +
+                   ids_safe +
+                   "\n      channel: shop-eu\n      webhook_secret: ${SHOP_SECRET}\n"
+                   "      previous_webhook_secret: ${SHOP_OLD_SECRET}\n",
+               {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", kSecret}, {"SHOP_OLD_SECRET", kOldSecret}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+  const std::string path = "/v1/webhooks/" + ids_safe;
+  const std::string run = unique_name("wh");
+
+  // The official example with ids of this run's own (the crosswalk may hold
+  // earlier runs' mappings), beyond 2^53 so that a double would lose them.
+  json level = fixture_inventory_level();
+  const auto salt =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
+  const std::string item = std::to_string(9007199254740993ULL + 2 * salt);
+  const std::string location = std::to_string(9007199254740993ULL + 2 * salt + 1);
+  level["inventory_item_id"] = json::parse(item);
+  level["location_id"] = json::parse(location);
+  // A level unique to this run (its updated_at makes the movement id).
+  level["updated_at"] = "2026-11-26T10:00:0" + std::to_string(run.size() % 10) + "Z";
+  const std::string body = level.dump();
+  auto deliver = [&](const std::string& webhook_id, const std::string& signature, const std::string& b) {
+    return client.request("POST", path, b,
+                          {{"Content-Type", "application/json"},
+                           {"X-Shopify-Topic", "inventory_levels/update"},
+                           {"X-Shopify-Hmac-Sha256", signature},
+                           {"X-Shopify-Shop-Domain", "test-shop.myshopify.io"},
+                           {"X-Shopify-Webhook-Id", webhook_id}});
+  };
+
+  // Forged and unsigned deliveries: 401, nothing recorded.
+  auto forged = deliver(run + "-forged", shopify_hmac("not-the-secret", body), body);
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401) << forged->body;
+  EXPECT_EQ(forged->header("content-type"), "application/problem+json");
+  auto tampered = deliver(run + "-tampered", shopify_hmac(kSecret, body), body + " ");
+  ASSERT_TRUE(tampered);
+  EXPECT_EQ(tampered->status, 401);
+  auto unknown = client.request("POST", "/v1/webhooks/no-such-connector", body);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+
+  // Authentic: recorded once; the same delivery again is acknowledged, not redone.
+  auto first = deliver(run + "-1", shopify_hmac(kSecret, body), body);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(json::parse(first->body)["received"], 1);
+  auto again = deliver(run + "-1", shopify_hmac(kSecret, body), body);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body)["duplicates"], 1);
+  // Signed with the previous secret (rotation): accepted.
+  auto rotated = deliver(run + "-2", shopify_hmac(kOldSecret, body), body);
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(rotated->status, 200) << rotated->body;
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_inbox WHERE source = '" + ids_safe + "' AND dedupe_key LIKE '" + run +
+                         "-%'"),
+            "2");
+
+  // Unknown ids: parked, one exception per message naming them.
+  const std::string ref1 = ids_safe + ":" + run + "-1";
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT kind FROM trueup_exception WHERE state = 'open' AND ref_type = 'message' AND "
+                         "ref_id = '" +
+                             ref1 + "'",
+                         "unmapped_sku", std::chrono::seconds(60)));
+  auto listed = client.get("/v1/exceptions?kind=unmapped_sku&state=open&limit=1000");
+  ASSERT_TRUE(listed);
+  EXPECT_NE(listed->body.find("inventory_item " + item), std::string::npos) << listed->body;
+
+  // Mappings arrive (location first, then the item): the parked messages
+  // replay, the count lands in the ledger, the exception is resolved.
+  const std::string sku = "SKU-" + run;
+  auto put_location =
+      client.request("PUT", "/v1/crosswalk/shopify/location/" + location, R"({"canonical_id":"WEB-1"})");
+  ASSERT_TRUE(put_location);
+  EXPECT_EQ(put_location->status, 200) << put_location->body;
+  auto put_item =
+      client.request("PUT", "/v1/crosswalk/shopify/inventory_item/" + item, json{{"canonical_id", sku}}.dump());
+  ASSERT_TRUE(put_item);
+  EXPECT_EQ(put_item->status, 200) << put_item->body;
+  EXPECT_TRUE(eventually(pg, "SELECT on_hand_e5 FROM stock_position WHERE sku = '" + sku + "' AND location = 'WEB-1'",
+                         std::to_string(level["available"].get<long long>() * 100000), std::chrono::seconds(60)));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE sku = '" + sku + "' AND kind = 'count'"), "1")
+      << "the two deliveries carry the same level: one movement";
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT state || '/' || resolved_by FROM trueup_exception WHERE ref_type = 'message' AND "
+                         "ref_id = '" +
+                             ref1 + "'",
+                         "resolved/crosswalk", std::chrono::seconds(60)));
+
+  // Authentic but malformed: kept raw in quarantine, malformed_payload opened.
+  const std::string bad = R"({"inventory_item_id":)" + item + R"(,"location_id":)" + location +
+                          R"(,"available":"plenty","updated_at":"yesterday"})";
+  auto malformed = deliver(run + "-bad", shopify_hmac(kSecret, bad), bad);
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 200);
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT count(*) FROM trueup_exception WHERE kind = 'malformed_payload' AND state = 'open' "
+                         "AND ref_id = '" +
+                             ids_safe + ":" + run + "-bad'",
+                         "1", std::chrono::seconds(60)));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_quarantine WHERE source = '" + ids_safe + "'"), "1");
+
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("trueup_inbox_duplicates_total{source=\"" + ids_safe + "\"} 1"), std::string::npos);
+  stop_daemon(d);
+}
+
+}  // namespace
+}  // namespace trueup::testing

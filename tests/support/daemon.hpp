@@ -1,0 +1,34 @@
+#pragma once
+// For e2e tests: a `trueup serve` process with a YAML file of the test's, and
+// reading the database with psql.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "support/process.hpp"
+
+namespace trueup::testing {
+
+struct Daemon {
+  std::string dir;  // working directory, holds trueup.yaml
+  std::uint16_t port = 0;
+  std::unique_ptr<Process> process;
+};
+
+// Writes `yaml` (which must use `${PORT}` for http.port) to a new temp dir
+// and starts `trueup serve` with `env`; returns when /healthz answers 200
+// (bounded: 60 s). A failure is a gtest failure (check HasFatalFailure()).
+void start_daemon(Daemon& d, const std::string& yaml, std::map<std::string, std::string> env);
+// SIGTERM, then expects exit code 0.
+void stop_daemon(Daemon& d);
+
+// psql -Atc: the answer without the trailing newline.
+std::string psql(const std::string& pg, const std::string& sql);
+// Waits (bounded) until `sql` answers `expected`; polls every 100 ms.
+bool eventually(const std::string& pg, const std::string& sql, const std::string& expected,
+                std::chrono::seconds bound = std::chrono::seconds(300));
+
+}  // namespace trueup::testing
