@@ -75,6 +75,31 @@ std::vector<std::int64_t> id_list(const std::string& text) {
   return out;
 }
 
+// `limit` from a query: default 50, 1..250; nullopt when out of range.
+std::optional<std::size_t> page_limit(const std::map<std::string, std::string>& query) {
+  auto it = query.find("limit");
+  if (it == query.end()) return kDefaultLimit;
+  std::size_t v = 0;
+  auto r = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (r.ec != std::errc() || r.ptr != it->second.data() + it->second.size() || v < 1 || v > kMaxLimit)
+    return std::nullopt;
+  return v;
+}
+
+// Whether an order is in the `status` filter: open, closed, cancelled, any.
+bool in_status(const json& order, std::string_view status) {
+  const bool cancelled = !order.value("cancelled_at", json()).is_null();
+  const bool closed = !order.value("closed_at", json()).is_null();
+  return status == "any" || (status == "open" && !cancelled && !closed) || (status == "closed" && closed) ||
+         (status == "cancelled" && cancelled);
+}
+
+// The id of "<id>.json" (a {file} route parameter).
+std::optional<std::int64_t> id_of_file(std::string_view file) {
+  if (!file.ends_with(".json")) return std::nullopt;
+  return parse_id_text(file.substr(0, file.size() - 5));
+}
+
 std::string gid(std::string_view kind, std::int64_t id) {
   return "gid://shopify/" + std::string(kind) + "/" + std::to_string(id);
 }
@@ -624,14 +649,9 @@ Result<json> ShopifySimulator::Shop::build_order(const json& spec, const std::st
 http::Response ShopifySimulator::Shop::list_orders(const http::Request& request) {
   auto query = http::parse_query(request.query);
   if (!query) return shopify_error(400, "malformed query string");
-  std::size_t limit = kDefaultLimit;
-  if (auto it = query->find("limit"); it != query->end()) {
-    std::size_t v = 0;
-    auto r = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (r.ec != std::errc() || r.ptr != it->second.data() + it->second.size() || v < 1 || v > kMaxLimit)
-      return shopify_error(400, json{{"limit", "must be between 1 and 250"}});
-    limit = v;
-  }
+  const auto limit_given = page_limit(*query);
+  if (!limit_given) return shopify_error(400, json{{"limit", "must be between 1 and 250"}});
+  const std::size_t limit = *limit_given;
   // Filters: from the query, or from the cursor (which allows only limit and fields beside it).
   json filters = json::object();
   std::string direction = "next";
@@ -670,11 +690,7 @@ http::Response ShopifySimulator::Shop::list_orders(const http::Request& request)
   if (filters.contains("since_id")) since = parse_id_text(filters["since_id"].get<std::string>());
 
   auto matches = [&](const json& order) {
-    const bool cancelled = !order.value("cancelled_at", json()).is_null();
-    const bool closed = !order.value("closed_at", json()).is_null();
-    if (status == "open" && (cancelled || closed)) return false;
-    if (status == "closed" && !closed) return false;
-    if (status == "cancelled" && !cancelled) return false;
+    if (!in_status(order, status)) return false;
     const std::int64_t id = order["id"].get<std::int64_t>();
     if (ids && !ids->contains(id)) return false;
     if (since && id <= *since) return false;
@@ -747,16 +763,10 @@ http::Response ShopifySimulator::Shop::get_order(const http::Request& request) {
     auto query = http::parse_query(request.query).value_or(std::map<std::string, std::string>{});
     const std::string status = query.count("status") ? query["status"] : "open";
     std::size_t n = 0;
-    for (const auto& [id, order] : orders_) {
-      const bool cancelled = !order.value("cancelled_at", json()).is_null();
-      const bool closed = !order.value("closed_at", json()).is_null();
-      n += status == "any" || (status == "open" && !cancelled && !closed) || (status == "closed" && closed) ||
-           (status == "cancelled" && cancelled);
-    }
+    for (const auto& [id, order] : orders_) n += in_status(order, status);
     return exact_json_response(200, json{{"count", n}});
   }
-  if (!file.ends_with(".json")) return not_found();
-  auto id = parse_id_text(std::string_view(file).substr(0, file.size() - 5));
+  auto id = id_of_file(file);
   if (!id) return not_found();
   auto it = orders_.find(*id);
   if (it == orders_.end()) return not_found();
@@ -770,9 +780,7 @@ http::Response ShopifySimulator::Shop::list_locations(const http::Request&) {
 }
 
 http::Response ShopifySimulator::Shop::get_variant(const http::Request& request) {
-  const std::string& file = request.params.at("file");
-  if (!file.ends_with(".json")) return not_found();
-  auto id = parse_id_text(std::string_view(file).substr(0, file.size() - 5));
+  auto id = id_of_file(request.params.at("file"));
   if (!id) return not_found();
   auto it = variants_.find(*id);
   if (it == variants_.end()) return not_found();
@@ -786,14 +794,9 @@ http::Response ShopifySimulator::Shop::list_levels(const http::Request& request)
   const auto locations_it = query->find("location_ids");
   if (items_it == query->end() && locations_it == query->end())
     return shopify_error(422, "must specify at least one of inventory_item_ids or location_ids");
-  std::size_t limit = kDefaultLimit;
-  if (auto it = query->find("limit"); it != query->end()) {
-    std::size_t v = 0;
-    auto r = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (r.ec != std::errc() || v < 1 || v > kMaxLimit)
-      return shopify_error(400, json{{"limit", "must be between 1 and 250"}});
-    limit = v;
-  }
+  const auto limit_given = page_limit(*query);
+  if (!limit_given) return shopify_error(400, json{{"limit", "must be between 1 and 250"}});
+  const std::size_t limit = *limit_given;
   std::optional<std::set<std::int64_t>> items, locations;
   if (items_it != query->end()) {
     auto list = id_list(items_it->second);

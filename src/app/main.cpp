@@ -10,6 +10,7 @@
 
 #include "application.hpp"
 #include "daemon_config.hpp"
+#include "sim_command.hpp"
 #include "trueup/api/auth.hpp"
 #include "trueup/core/version.hpp"
 #include "trueup/http/client.hpp"
@@ -292,6 +293,8 @@ int main(int argc, char** argv) {
     }
   }
 
+  auto run_sim = app::add_sim_commands(cli);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -303,6 +306,7 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
 
+  if (auto code = run_sim()) return *code;
   if (*version_cmd) {
     std::cout << "trueup " << version() << " (" << compiler() << ")\n";
     return kOk;

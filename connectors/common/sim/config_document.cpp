@@ -7,8 +7,6 @@
 #include <regex>
 #include <sstream>
 
-#include "common/exact_json.hpp"
-
 namespace trueup::connectors::sim {
 namespace {
 
@@ -29,7 +27,7 @@ nlohmann::json scalar(const YAML::Node& node) {
     if (r.ec == std::errc() && r.ptr == end) return v;
   }
   static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
-  if (std::regex_match(text, number)) return decimal_text(text);
+  if (std::regex_match(text, number)) return std::stod(text);
   return text;
 }
 

@@ -1,11 +1,11 @@
 #pragma once
-// Reading a simulator's files: its config (YAML or JSON; JSON is YAML) and
-// its seed (JSON), into a JSON document with exact numbers (exact_json.hpp),
-// so an id beyond 2^53 or an amount keeps every digit.
+// Reading a simulator's config file (YAML or JSON; JSON is YAML) into a JSON
+// document. Seeds, whose amounts and ids must keep every digit, are read with
+// `read_text_file` and parse_exact (exact_json.hpp) instead.
 //
 // YAML scalars become: null (~, null, empty), true/false, integers (int64 /
-// uint64), other numbers as exact decimal text, everything else (and every
-// quoted scalar) strings. Errors are Errc::invalid_argument naming the file
+// uint64, exact), other numbers as doubles (shares, rates), everything else
+// (and every quoted scalar) strings. Errors are Errc::invalid_argument naming the file
 // (and line and column for YAML syntax errors); a missing file is
 // Errc::not_found.
 //

@@ -37,42 +37,22 @@ void Inspection::count_key(std::string_view family, std::string_view key) {
   ++slot(it->second, key);
 }
 
-void Inspection::count_throttled() {
+void Inspection::bump(std::uint64_t& counter) {
   std::lock_guard lock(mu_);
-  ++throttled_;
+  ++counter;
 }
-void Inspection::count_injected_error() {
-  std::lock_guard lock(mu_);
-  ++injected_;
-}
-void Inspection::count_timeout() {
-  std::lock_guard lock(mu_);
-  ++timeouts_;
-}
-void Inspection::count_unauthorized() {
-  std::lock_guard lock(mu_);
-  ++unauthorized_;
-}
-void Inspection::count_event_published() {
-  std::lock_guard lock(mu_);
-  ++published_;
-}
-void Inspection::count_event_dropped() {
-  std::lock_guard lock(mu_);
-  ++dropped_;
-}
-void Inspection::count_event_undeliverable() {
-  std::lock_guard lock(mu_);
-  ++undeliverable_;
-}
+void Inspection::count_throttled() { bump(throttled_); }
+void Inspection::count_injected_error() { bump(injected_); }
+void Inspection::count_timeout() { bump(timeouts_); }
+void Inspection::count_unauthorized() { bump(unauthorized_); }
+void Inspection::count_event_published() { bump(published_); }
+void Inspection::count_event_dropped() { bump(dropped_); }
+void Inspection::count_event_undeliverable() { bump(undeliverable_); }
 void Inspection::record_attempt(DeliveryAttempt attempt) {
   std::lock_guard lock(mu_);
   append_bounded(attempts_, std::move(attempt));
 }
-void Inspection::count_delivery_done(bool delivered) {
-  std::lock_guard lock(mu_);
-  ++(delivered ? delivered_ : failed_);
-}
+void Inspection::count_delivery_done(bool delivered) { bump(delivered ? delivered_ : failed_); }
 
 std::uint64_t Inspection::writes(std::string_view operation) const {
   std::lock_guard lock(mu_);
@@ -88,15 +68,12 @@ std::uint64_t Inspection::key_count(std::string_view family, std::string_view ke
   return k == f->second.end() ? 0 : k->second;
 }
 
-std::uint64_t Inspection::throttled() const {
+std::uint64_t Inspection::read(const std::uint64_t& counter) const {
   std::lock_guard lock(mu_);
-  return throttled_;
+  return counter;
 }
-
-std::uint64_t Inspection::injected_errors() const {
-  std::lock_guard lock(mu_);
-  return injected_;
-}
+std::uint64_t Inspection::throttled() const { return read(throttled_); }
+std::uint64_t Inspection::injected_errors() const { return read(injected_); }
 
 nlohmann::json Inspection::to_json() const {
   std::lock_guard lock(mu_);

@@ -69,6 +69,9 @@ class Inspection {
   void reset();
 
  private:
+  void bump(std::uint64_t& counter);
+  std::uint64_t read(const std::uint64_t& counter) const;
+
   mutable std::mutex mu_;
   std::map<std::string, std::uint64_t, std::less<>> requests_;
   std::map<std::string, std::uint64_t, std::less<>> writes_;

@@ -130,13 +130,15 @@ void WebhookDispatcher::publish(WebhookEvent event) {
     }
     pending_ += copies;
   }
-  schedule(first, fault.delay, fault.out_of_order);
+  // The copy is made before the first goes out (sending changes its attempt count).
+  std::shared_ptr<Delivery> second;
   if (fault.duplicate) {
-    auto second = std::make_shared<Delivery>(*first);
+    second = std::make_shared<Delivery>(*first);
     second->delivery_id = second_id;
     second->duplicate = true;
-    schedule(second, fault.delay, fault.out_of_order);
   }
+  schedule(first, fault.delay, fault.out_of_order);
+  if (second) schedule(second, fault.delay, fault.out_of_order);
 }
 
 void WebhookDispatcher::schedule(std::shared_ptr<Delivery> d, std::chrono::milliseconds delay, bool out_of_order) {

@@ -350,6 +350,8 @@ TEST_F(ShopifySimulatorTest, DuplicateWebhooksChangedAtRunTime) {
   EXPECT_EQ(seen["published"], 3);
   EXPECT_EQ(seen["dropped"], 1);
   EXPECT_EQ(seen["delivered"], 4);
+  // Each copy is a delivery of its own: its first attempt is attempt 1.
+  for (const auto& a : seen["attempts"]) EXPECT_EQ(a["attempt"], 1) << a.dump();
   // Bad patches change nothing.
   EXPECT_EQ(call("PUT", "/_sim/faults", R"({"error_share": 2})").status, 400);
   EXPECT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"nope": 1}})").status, 400);
@@ -380,6 +382,49 @@ TEST_F(ShopifySimulatorTest, InjectedErrorsFollowTheSeed) {
   // Reset clears the record.
   EXPECT_EQ(call("POST", "/_sim/reset").status, 200);
   EXPECT_EQ(inspect()["injected_5xx"], 0);
+}
+
+TEST_F(ShopifySimulatorTest, TimeoutHoldsTheAnswerButTheWriteHappens) {
+  start();
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 1, "timeout_hold_ms": 5000})").status, 200);
+  http::OutboundRequest r;
+  r.method = "POST";
+  r.url = sim_->base_url() + "/admin/api/2026-07/inventory_levels/set.json";
+  r.headers.add("X-Shopify-Access-Token", kToken);
+  r.body = R"({"location_id": 655441491, "inventory_item_id": 808950810, "available": 77})";
+  r.timeout = std::chrono::milliseconds(200);
+  auto reply = client_.send(r);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().code, Errc::timeout);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 0})").status, 200);
+  auto levels = decode_inventory_levels(
+      call("GET", "/admin/api/2026-07/inventory_levels.json?inventory_item_ids=808950810&location_ids=655441491").body);
+  ASSERT_TRUE(levels.ok());
+  EXPECT_EQ(levels->at(0).available, 77);
+  auto seen = inspect();
+  EXPECT_EQ(seen["timeouts"], 1);
+  EXPECT_EQ(seen["writes"]["inventory_levels/set"], 1);
+}
+
+TEST_F(ShopifySimulatorTest, LateAndOutOfOrderDeliveries) {
+  WebhookReceiver receiver;
+  ShopifySimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  settings.webhooks.reorder_window = std::chrono::seconds(30);  // the next event always comes first
+  start(settings);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"out_of_order": true, "late_share": 1, "late_delay_ms": 20}})")
+                .status,
+            200);
+  const std::string level = R"({"location_id": 487838322, "inventory_item_id": 808950810, "available": )";
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels", level + "1}").status, 200);
+  ASSERT_EQ(call("PUT", "/_sim/inventory_levels", level + "2}").status, 200);
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  auto first = decode_inventory_levels(got[0].body);
+  auto second = decode_inventory_levels(got[1].body);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->at(0).available, 2);  // the newer state arrives first
+  EXPECT_EQ(second->at(0).available, 1);
 }
 
 TEST_F(ShopifySimulatorTest, SeedErrorsNameThePointer) {
