@@ -22,7 +22,7 @@ constexpr const char* kSecret = "shpss_e2e_current_secret_0001";
 constexpr const char* kOldSecret = "shpss_e2e_previous_secret_0002";
 
 // base64(HMAC-SHA256(secret, body)), computed by openssl, not by Trueup.
-std::string shopify_hmac(const std::string& secret, const std::string& body) {
+std::string hmac_base64(const std::string& secret, const std::string& body) {
   const std::string file = make_temp_dir("trueup-hmac-") + "/body";
   write_file(file, body);
   auto r = run_process({"sh", "-c", "openssl dgst -sha256 -hmac \"$SECRET\" -binary \"$BODY\" | base64 -w0"},
@@ -38,13 +38,18 @@ json fixture_inventory_level() {
   return doc["examples"][0]["response_body"]["inventory_levels"][0];
 }
 
+// An instance id of this run's own (the database may hold earlier runs).
+std::string instance_id(const std::string& prefix) {
+  std::string id = unique_name(prefix);
+  for (auto& ch : id)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
+  return id;
+}
+
 TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplayed) {
   const std::string pg = require_pg_url(), kafka = require_kafka();
   ASSERT_FALSE(pg.empty() || kafka.empty());
-  // An instance id of this run's own (the database may hold earlier runs).
-  std::string ids_safe = unique_name("shop");
-  for (auto& ch : ids_safe)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
+  const std::string ids_safe = instance_id("shop");
   Daemon d;
   start_daemon(d,
                "instance_id: connectors-e2e\nhttp:\n  port: ${PORT}\n  access_log: false\n"
@@ -84,11 +89,11 @@ TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplaye
   };
 
   // Forged and unsigned deliveries: 401, nothing recorded.
-  auto forged = deliver(run + "-forged", shopify_hmac("not-the-secret", body), body);
+  auto forged = deliver(run + "-forged", hmac_base64("not-the-secret", body), body);
   ASSERT_TRUE(forged);
   EXPECT_EQ(forged->status, 401) << forged->body;
   EXPECT_EQ(forged->header("content-type"), "application/problem+json");
-  auto tampered = deliver(run + "-tampered", shopify_hmac(kSecret, body), body + " ");
+  auto tampered = deliver(run + "-tampered", hmac_base64(kSecret, body), body + " ");
   ASSERT_TRUE(tampered);
   EXPECT_EQ(tampered->status, 401);
   auto unknown = client.request("POST", "/v1/webhooks/no-such-connector", body);
@@ -96,16 +101,16 @@ TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplaye
   EXPECT_EQ(unknown->status, 404);
 
   // Authentic: recorded once; the same delivery again is acknowledged, not redone.
-  auto first = deliver(run + "-1", shopify_hmac(kSecret, body), body);
+  auto first = deliver(run + "-1", hmac_base64(kSecret, body), body);
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 200) << first->body;
   EXPECT_EQ(json::parse(first->body)["received"], 1);
-  auto again = deliver(run + "-1", shopify_hmac(kSecret, body), body);
+  auto again = deliver(run + "-1", hmac_base64(kSecret, body), body);
   ASSERT_TRUE(again);
   ASSERT_EQ(again->status, 200);
   EXPECT_EQ(json::parse(again->body)["duplicates"], 1);
   // Signed with the previous secret (rotation): accepted.
-  auto rotated = deliver(run + "-2", shopify_hmac(kOldSecret, body), body);
+  auto rotated = deliver(run + "-2", hmac_base64(kOldSecret, body), body);
   ASSERT_TRUE(rotated);
   EXPECT_EQ(rotated->status, 200) << rotated->body;
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_inbox WHERE source = '" + ids_safe + "' AND dedupe_key LIKE '" + run +
@@ -147,7 +152,7 @@ TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplaye
   // Authentic but malformed: kept raw in quarantine, malformed_payload opened.
   const std::string bad = R"({"inventory_item_id":)" + item + R"(,"location_id":)" + location +
                           R"(,"available":"plenty","updated_at":"yesterday"})";
-  auto malformed = deliver(run + "-bad", shopify_hmac(kSecret, bad), bad);
+  auto malformed = deliver(run + "-bad", hmac_base64(kSecret, bad), bad);
   ASSERT_TRUE(malformed);
   EXPECT_EQ(malformed->status, 200);
   EXPECT_TRUE(eventually(pg,
@@ -160,6 +165,68 @@ TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplaye
   auto metrics = client.get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("trueup_inbox_duplicates_total{source=\"" + ids_safe + "\"} 1"), std::string::npos);
+  stop_daemon(d);
+}
+
+TEST(ConnectorsE2E, SquareInventoryCountWebhookSignedOverUrlAndBody) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  const std::string id = instance_id("pos");
+  const std::string url = "https://trueup.example.com/v1/webhooks/" + id;
+  const std::string key = "sq-signature-key-e2e-0003";
+  Daemon d;
+  start_daemon(d,
+               "instance_id: square-e2e\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+               "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
+               "store:\n  postgres:\n    url: ${E2E_PG}\n"
+               "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+               "webhooks:\n  public_base_url: https://trueup.example.com\n"
+               "connectors:\n  square:\n    - id: " +
+                   id + "\n      channel: pos\n      signature_key: ${SQ_KEY}\n",
+               {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SQ_KEY", key}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+  const std::string run = unique_name("sq");
+  const std::string variation = "VAR" + run, location = "LOC" + run, sku = "SKU-" + run;
+  // The shape Square sends (webhook reference: inventory.count.updated).
+  const std::string body = json{{"merchant_id", "MLE0CDVA7PWJJ"},
+                                {"type", "inventory.count.updated"},
+                                {"event_id", "evt-" + run},
+                                {"created_at", "2026-11-26T10:00:01.000Z"},
+                                {"data",
+                                 {{"type", "inventory_counts"},
+                                  {"id", "count-" + run},
+                                  {"object",
+                                   {{"inventory_counts",
+                                     {{{"catalog_object_id", variation},
+                                       {"catalog_object_type", "ITEM_VARIATION"},
+                                       {"state", "IN_STOCK"},
+                                       {"location_id", location},
+                                       {"quantity", "7"},
+                                       {"calculated_at", "2026-11-26T10:00:00.5Z"}}}}}}}}}
+                               .dump();
+  const auto deliver = [&](const std::string& signature) {
+    return client.request("POST", "/v1/webhooks/" + id, body,
+                          {{"Content-Type", "application/json"}, {"x-square-hmacsha256-signature", signature}});
+  };
+  // Signed over the body alone (not the URL): refused.
+  auto body_only = deliver(hmac_base64(key, body));
+  ASSERT_TRUE(body_only);
+  EXPECT_EQ(body_only->status, 401);
+  ASSERT_EQ(
+      client.request("PUT", "/v1/crosswalk/square/location/" + location, R"({"canonical_id":"STORE-01"})")->status,
+      200);
+  ASSERT_EQ(
+      client.request("PUT", "/v1/crosswalk/square/item_variation/" + variation, json{{"canonical_id", sku}}.dump())
+          ->status,
+      200);
+  auto ok = deliver(hmac_base64(key, url + body));
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["received"], 1);
+  EXPECT_TRUE(eventually(pg,
+                         "SELECT on_hand_e5 FROM stock_position WHERE sku = '" + sku + "' AND location = 'STORE-01'",
+                         "700000", std::chrono::seconds(60)));
   stop_daemon(d);
 }
 

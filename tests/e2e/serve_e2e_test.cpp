@@ -2,6 +2,8 @@
 // and Kafka: health, readiness, metrics (checked by promtool), an event read
 // back by kcat, secrets kept out of logs, config errors, and SIGTERM.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -245,10 +247,18 @@ TEST(ServeE2E, ConfigCheckNamesEveryBadKeyWithItsLine) {
 }
 
 TEST(ServeE2E, ShippedConfigurationsValidate) {
-  for (const char* name : {"dev.yaml", "production.yaml"}) {
-    auto r =
-        run_process({trueup_binary(), "config", "check", source_dir() + "/config/" + name},
-                    {{"TRUEUP_PG_URL", "postgresql://u:p@localhost/db"}, {"TRUEUP_KAFKA_BOOTSTRAP", "localhost:9092"}});
+  const std::map<std::string, std::string> env{{"TRUEUP_PG_URL", "postgresql://u:p@localhost/db"},
+                                               {"TRUEUP_KAFKA_BOOTSTRAP", "localhost:9092"},
+                                               {"TRUEUP_KAFKA", "localhost:9092"},
+                                               {"TRUEUP_OPERATOR_KEY_SHA256", std::string(64, 'a')},
+                                               {"SHOPIFY_APP_SECRET", "shpss_example"},
+                                               {"SQUARE_WEBHOOK_SIGNATURE_KEY", "sq_example"}};
+  std::vector<std::string> files{"dev.yaml", "production.yaml"};
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() + "/config/examples"))
+    if (entry.path().extension() == ".yaml") files.push_back("examples/" + entry.path().filename().string());
+  EXPECT_GE(files.size(), 4u) << "config/examples/ has a YAML per connector";
+  for (const auto& name : files) {
+    auto r = run_process({trueup_binary(), "config", "check", source_dir() + "/config/" + name}, env);
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
   }
 }
