@@ -1,6 +1,7 @@
 #include "simulator.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -166,6 +167,7 @@ class ShopifySimulator::Shop {
   http::Response admin_update_order(const http::Request& request);
   http::Response admin_create_refund(const http::Request& request);
   http::Response admin_set_level(const http::Request& request);
+  http::Response graphql(const http::Request& request);
 
  private:
   using Events = std::vector<sim::WebhookEvent>;
@@ -211,6 +213,8 @@ class ShopifySimulator::Shop {
   std::map<std::int64_t, std::int64_t> variant_of_item_;
   std::map<std::pair<std::int64_t, std::int64_t>, Level> levels_;  // (inventory item, location)
   std::map<std::int64_t, json> orders_;
+  // GraphQL @idempotent keys: the input they came with and the answer given.
+  std::map<std::string, std::pair<std::string, json>> idempotent_;
 };
 
 Status ShopifySimulator::Shop::load(const json& seed) {
@@ -844,6 +848,168 @@ http::Response ShopifySimulator::Shop::admin_set_level(const http::Request& requ
   return level_change(request, false);
 }
 
+namespace {
+
+// "gid://shopify/<kind>/<id>" -> id.
+std::optional<std::int64_t> gid_id(const json& value, std::string_view kind) {
+  if (!value.is_string()) return std::nullopt;
+  const std::string prefix = "gid://shopify/" + std::string(kind) + "/";
+  const std::string& text = value.get_ref<const std::string&>();
+  if (!text.starts_with(prefix)) return std::nullopt;
+  return parse_id_text(std::string_view(text).substr(prefix.size()));
+}
+
+// The key of `@idempotent(key: "...")` or `@idempotent(key: $name)` in a
+// query; nullopt without the directive.
+std::optional<std::string> idempotency_key(const std::string& query, const json& variables) {
+  const auto at = query.find("@idempotent");
+  if (at == std::string::npos) return std::nullopt;
+  const auto key = query.find("key", at);
+  const auto colon = key == std::string::npos ? key : query.find(':', key);
+  if (colon == std::string::npos) return std::nullopt;
+  auto i = query.find_first_not_of(" \t\r\n", colon + 1);
+  if (i == std::string::npos) return std::nullopt;
+  if (query[i] == '"') {
+    const auto end = query.find('"', i + 1);
+    if (end == std::string::npos) return std::nullopt;
+    return query.substr(i + 1, end - i - 1);
+  }
+  if (query[i] == '$') {
+    auto end = i + 1;
+    while (end < query.size() && (std::isalnum(static_cast<unsigned char>(query[end])) || query[end] == '_')) ++end;
+    auto v = variables.find(query.substr(i + 1, end - i - 1));
+    if (v != variables.end() && v->is_string()) return v->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+json graphql_errors(const std::string& message, std::string_view code) {
+  return json{{"errors", json::array({json{{"message", message}, {"extensions", {{"code", code}}}}})}};
+}
+
+json set_quantities_payload(json group, json user_errors) {
+  return json{
+      {"data",
+       {{"inventorySetQuantities",
+         {{"inventoryAdjustmentGroup", std::move(group)}, {"userErrors", std::move(user_errors)}}}}},
+      {"extensions",
+       {{"cost",
+         {{"requestedQueryCost", 10},
+          {"actualQueryCost", 10},
+          {"throttleStatus", {{"maximumAvailable", 2000.0}, {"currentlyAvailable", 1990}, {"restoreRate", 100.0}}}}}}}};
+}
+
+}  // namespace
+
+// POST graphql.json: only the inventorySetQuantities mutation, with its input
+// in `variables.input` (API 2026-04 rules: @idempotent key required, every
+// quantity names changeFromQuantity, null opting out of the check).
+http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
+  auto body = parse_exact(request.body);
+  if (!body || !body->is_object() || !body->value("query", json()).is_string())
+    return exact_json_response(400, graphql_errors("Invalid request body: expected {query, variables}", "BAD_REQUEST"));
+  const std::string query = (*body)["query"].get<std::string>();
+  const json variables = body->value("variables", json::object());
+  if (query.find("inventorySetQuantities") == std::string::npos)
+    return exact_json_response(
+        200, graphql_errors("The simulator answers only the inventorySetQuantities mutation", "NOT_SIMULATED"));
+  const auto key = idempotency_key(query, variables);
+  if (!key || key->empty())
+    return exact_json_response(
+        200, graphql_errors("The @idempotent directive with a key is required for this mutation", "BAD_REQUEST"));
+  const json input = variables.value("input", json());
+  if (!input.is_object() || !input.value("quantities", json()).is_array())
+    return exact_json_response(200, graphql_errors("Variable $input of type InventorySetQuantitiesInput! was "
+                                                   "provided invalid value (quantities)",
+                                                   "INVALID_VARIABLE"));
+  core_.inspection().count_key("idempotency_key", *key);
+  const std::string fingerprint = dump_exact(input);
+  if (auto seen = idempotent_.find(*key); seen != idempotent_.end()) {
+    if (seen->second.first != fingerprint)
+      return exact_json_response(200, graphql_errors("The idempotency key was already used with different parameters",
+                                                     "IDEMPOTENCY_CONFLICT"));
+    return exact_json_response(200, seen->second.second);  // the first answer again, nothing applied twice
+  }
+  const std::string name = input.value("name", "");
+  json user_errors = json::array();
+  auto user_error = [&user_errors](json field, std::string code, std::string message) {
+    user_errors.push_back(
+        json{{"field", std::move(field)}, {"code", std::move(code)}, {"message", std::move(message)}});
+  };
+  if (name != "available" && name != "on_hand")
+    user_error(json::array({"input", "name"}), "INVALID_NAME", "The quantity name must be available or on_hand.");
+  struct Change {
+    std::int64_t item, location, quantity, before;
+  };
+  std::vector<Change> changes;
+  const json& quantities = input["quantities"];
+  for (std::size_t i = 0; i < quantities.size() && user_errors.empty(); ++i) {
+    const json& q = quantities[i];
+    const json field = json::array({"input", "quantities", std::to_string(i)});
+    auto with = [&field](const char* member) {
+      json f = field;
+      f.push_back(member);
+      return f;
+    };
+    const auto item = gid_id(q.value("inventoryItemId", json()), "InventoryItem");
+    const auto location = gid_id(q.value("locationId", json()), "Location");
+    if (!item || !variant_of_item_.contains(*item)) {
+      user_error(with("inventoryItemId"), "INVALID_INVENTORY_ITEM", "The specified inventory item could not be found.");
+      break;
+    }
+    if (!location || !locations_.contains(*location)) {
+      user_error(with("locationId"), "INVALID_LOCATION", "The specified location could not be found.");
+      break;
+    }
+    if (!q.value("quantity", json()).is_number_integer()) {
+      user_error(with("quantity"), "INVALID_QUANTITY", "The quantity must be an integer.");
+      break;
+    }
+    auto level = levels_.find({*item, *location});
+    const std::int64_t before = level == levels_.end() ? 0 : level->second.available;
+    if (!q.contains("changeFromQuantity")) {
+      user_error(with("changeFromQuantity"), "CHANGE_FROM_QUANTITY_REQUIRED",
+                 "changeFromQuantity is required; pass null to skip the check.");
+      break;
+    }
+    const json& from = q["changeFromQuantity"];
+    if (!from.is_null() && (!from.is_number_integer() || from.get<std::int64_t>() != before)) {
+      user_error(with("changeFromQuantity"), "CHANGE_FROM_QUANTITY_STALE",
+                 "The specified compare quantity does not match the current quantity.");
+      break;
+    }
+    changes.push_back(Change{*item, *location, q["quantity"].get<std::int64_t>(), before});
+  }
+  json answer;
+  Events events;
+  if (!user_errors.empty()) {
+    answer = set_quantities_payload(nullptr, std::move(user_errors));
+  } else {
+    json group_changes = json::array();
+    for (const auto& c : changes) {
+      if (put_level(c.item, c.location, c.quantity))
+        event(events, "inventory_levels/update", level_json(c.item, c.location));
+      core_.inspection().count_key("inventory_item_location",
+                                   std::to_string(c.item) + "@" + std::to_string(c.location));
+      group_changes.push_back(json{{"name", name},
+                                   {"delta", c.quantity - c.before},
+                                   {"quantityAfterChange", c.quantity},
+                                   {"item", {{"id", gid("InventoryItem", c.item)}}},
+                                   {"location", {{"id", gid("Location", c.location)}}}});
+    }
+    core_.inspection().record_write("inventorySetQuantities",
+                                    json{{"idempotency_key", *key}, {"input", json::parse(fingerprint)}});
+    answer = set_quantities_payload(json{{"createdAt", now_text()},
+                                         {"reason", input.value("reason", "correction")},
+                                         {"referenceDocumentUri", input.value("referenceDocumentUri", json())},
+                                         {"changes", std::move(group_changes)}},
+                                    json::array());
+  }
+  idempotent_[*key] = {fingerprint, answer};
+  publish(events);
+  return exact_json_response(200, answer);
+}
+
 http::Response ShopifySimulator::Shop::admin_create_orders(const http::Request& request) {
   auto spec = parse_exact(request.body);
   if (!spec || !spec->is_object())
@@ -1107,7 +1273,12 @@ Result<std::unique_ptr<ShopifySimulator>> ShopifySimulator::create(ShopifySimula
   core.webhooks = s.webhooks;
   core.bucket = connector::BudgetSettings::leaky_bucket(s.bucket_size, s.leak_per_second);
   core.clock = s.clock;
+  sim::ApiPolicy graphql_policy = policy;
+  graphql_policy.decorate = nullptr;
   sim->core_ = std::make_unique<sim::SimulatorCore>(core, std::move(policy), std::move(signer));
+  sim->graphql_gate_ =
+      std::make_unique<sim::ApiGate>(std::move(graphql_policy), std::nullopt, s.clock, sim->core_->faults(),
+                                     sim->core_->inspection(), sim->core_->scheduler());
   sim->shop_ = std::make_unique<Shop>(sim->settings_, *sim->core_);
   if (auto st = sim->shop_->load(seed); !st) return st.error();
 
@@ -1129,6 +1300,8 @@ Result<std::unique_ptr<ShopifySimulator>> ShopifySimulator::create(ShopifySimula
   router.add("GET", api + "/variants/{file}", gate.wrap("variants.get", locked(&Shop::get_variant)));
   router.add("GET", api + "/inventory_levels.json", gate.wrap("inventory_levels.list", locked(&Shop::list_levels)));
   router.add("POST", api + "/inventory_levels/set.json", gate.wrap("inventory_levels/set", locked(&Shop::set_level)));
+  // GraphQL has its own cost-based limit, not the REST bucket (not simulated).
+  router.add("POST", api + "/graphql.json", sim->graphql_gate_->wrap("graphql", locked(&Shop::graphql)));
   router.add_sync("POST", "/_sim/orders", locked(&Shop::admin_create_orders));
   router.add_sync("PUT", "/_sim/orders/{id}", locked(&Shop::admin_update_order));
   router.add_sync("POST", "/_sim/refunds", locked(&Shop::admin_create_refund));

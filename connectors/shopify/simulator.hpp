@@ -80,6 +80,7 @@ class ShopifySimulator {
 
   ShopifySimulatorSettings settings_;
   std::unique_ptr<connectors::sim::SimulatorCore> core_;
+  std::unique_ptr<connectors::sim::ApiGate> graphql_gate_;
   std::unique_ptr<Shop> shop_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<metrics::Registry> registry_;

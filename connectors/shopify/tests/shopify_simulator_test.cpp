@@ -427,6 +427,58 @@ TEST_F(ShopifySimulatorTest, LateAndOutOfOrderDeliveries) {
   EXPECT_EQ(second->at(0).available, 1);
 }
 
+TEST_F(ShopifySimulatorTest, GraphqlInventorySetQuantitiesWithIdempotencyKeyAndCompareQuantity) {
+  start();
+  const std::string path = "/admin/api/2026-07/graphql.json";
+  auto mutation = [](const std::string& directive, const std::string& change_from, int quantity) {
+    json quantities = json::array({json{{"inventoryItemId", "gid://shopify/InventoryItem/808950810"},
+                                        {"locationId", "gid://shopify/Location/655441491"},
+                                        {"quantity", quantity}}});
+    if (change_from != "absent") quantities[0]["changeFromQuantity"] = json::parse(change_from);
+    return json{
+        {"query",
+         "mutation Set($input: InventorySetQuantitiesInput!, $key: String!) { inventorySetQuantities("
+         "input: $input) " +
+             directive + " { inventoryAdjustmentGroup { changes { name delta } } userErrors { code } } }"},
+        {"variables",
+         {{"key", "k-1"}, {"input", {{"name", "available"}, {"reason", "correction"}, {"quantities", quantities}}}}}}
+        .dump();
+  };
+  auto errors_of = [](const http::OutboundReply& r) { return json::parse(r.body); };
+  // 2026-04 and later: no idempotency key, no mutation.
+  auto no_key = errors_of(call("POST", path, mutation("", "10", 5)));
+  ASSERT_TRUE(no_key.contains("errors")) << no_key.dump();
+
+  auto applied = call("POST", path, mutation("@idempotent(key: $key)", "10", 5));
+  ASSERT_EQ(applied.status, 200);
+  auto a = json::parse(applied.body)["data"]["inventorySetQuantities"];
+  EXPECT_EQ(a["userErrors"].size(), 0u) << applied.body;
+  EXPECT_EQ(a["inventoryAdjustmentGroup"]["changes"][0]["delta"], -5);
+  // The same key and input: the first answer again, applied once.
+  auto replay = call("POST", path, mutation("@idempotent(key: $key)", "10", 5));
+  EXPECT_EQ(replay.body, applied.body);
+  // The same key with other input: refused.
+  auto conflict = errors_of(call("POST", path, mutation("@idempotent(key: $key)", "10", 6)));
+  ASSERT_TRUE(conflict.contains("errors"));
+  EXPECT_EQ(conflict["errors"][0]["extensions"]["code"], "IDEMPOTENCY_CONFLICT");
+  // A new key with a stale compare quantity: a user error, nothing changes.
+  auto stale = json::parse(call("POST", path, mutation("@idempotent(key: \"k-2\")", "10", 1)).body);
+  EXPECT_EQ(stale["data"]["inventorySetQuantities"]["userErrors"][0]["code"], "CHANGE_FROM_QUANTITY_STALE");
+  // changeFromQuantity must be named; null skips the check.
+  auto absent = json::parse(call("POST", path, mutation("@idempotent(key: \"k-3\")", "absent", 1)).body);
+  EXPECT_EQ(absent["data"]["inventorySetQuantities"]["userErrors"][0]["code"], "CHANGE_FROM_QUANTITY_REQUIRED");
+  auto unchecked = json::parse(call("POST", path, mutation("@idempotent(key: \"k-4\")", "null", 3)).body);
+  EXPECT_EQ(unchecked["data"]["inventorySetQuantities"]["userErrors"].size(), 0u);
+
+  auto levels = decode_inventory_levels(
+      call("GET", "/admin/api/2026-07/inventory_levels.json?inventory_item_ids=808950810&location_ids=655441491").body);
+  ASSERT_TRUE(levels.ok());
+  EXPECT_EQ(levels->at(0).available, 3);
+  auto seen = inspect();
+  EXPECT_EQ(seen["keys"]["idempotency_key"]["k-1"], 3);
+  EXPECT_EQ(seen["writes"]["inventorySetQuantities"], 2);
+}
+
 TEST_F(ShopifySimulatorTest, SeedErrorsNameThePointer) {
   auto seed = small_seed();
   seed["products"][0]["variants"][0]["price"] = 19.99;
