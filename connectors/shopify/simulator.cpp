@@ -283,6 +283,7 @@ Status ShopifySimulator::Shop::load(const json& seed) {
         return invalid(at + "/" + stamp, "expected an RFC 3339 timestamp");
     }
     orders_[*id] = j;
+    orders_[*id]["id"] = *id;  // an id given as a string is kept as the integer Shopify sends
     if (auto n = j.find("number"); n != j.end() && n->is_number_integer())
       next_number_ = std::max(next_number_, n->get<std::int64_t>() + 1);
     next_id_ = std::max(next_id_, *id + 1);
@@ -1290,7 +1291,13 @@ Result<std::unique_ptr<ShopifySimulator>> ShopifySimulator::create(ShopifySimula
   auto locked = [&shop](Member member) {
     return [&shop, member](const http::Request& r) {
       std::lock_guard lock(shop.mu_);
-      return (shop.*member)(r);
+      try {
+        return (shop.*member)(r);
+      } catch (const nlohmann::json::exception& e) {
+        // A forged page_info or a seed order of an unexpected shape: the
+        // request fails, the simulator stays up.
+        return shopify_error(400, std::string("unexpected JSON shape: ") + e.what());
+      }
     };
   };
   const std::string api = "/admin/api/" + s.api_version;

@@ -161,6 +161,9 @@ TEST_F(ShopifySimulatorTest, PaginatesOrdersByLinkHeaderAndSeesEachOnce) {
   // A page_info with other filters is refused like the real API does.
   auto mixed = call("GET", "/admin/api/2026-07/orders.json?status=any&page_info=00");
   EXPECT_EQ(mixed.status, 400);
+  // A forged cursor is refused, the simulator stays up.
+  const std::string forged = "7b2263223a2278222c2264223a226e657874222c2266223a7b7d7d";  // {"c":"x","d":"next","f":{}}
+  EXPECT_EQ(call("GET", "/admin/api/2026-07/orders.json?page_info=" + forged).status, 400);
   // updated_at_min in the future: nothing.
   auto none = call("GET", "/admin/api/2026-07/orders.json?status=any&updated_at_min=2200-01-01T00:00:00Z");
   EXPECT_EQ(json::parse(none.body)["orders"].size(), 0u);
