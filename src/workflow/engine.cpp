@@ -1126,75 +1126,32 @@ Result<std::vector<Started>> Engine::start_batch(store::Transaction& tx, std::sp
   }
   const auto now = impl_->clock.now();
   const std::int64_t ms = epoch_ms(now);
-  using Key = std::pair<std::string_view, std::string_view>;
-  auto key_of = [&](std::size_t i) { return Key{requests[i].type, requests[i].dedupe_key}; };
-  // Key order: concurrent batches take the unique-index locks in one order.
-  std::vector<std::size_t> firsts(requests.size());
-  for (std::size_t i = 0; i < firsts.size(); ++i) firsts[i] = i;
-  std::stable_sort(firsts.begin(), firsts.end(), [&](std::size_t a, std::size_t b) { return key_of(a) < key_of(b); });
-  firsts.erase(
-      std::unique(firsts.begin(), firsts.end(), [&](std::size_t a, std::size_t b) { return key_of(a) == key_of(b); }),
-      firsts.end());
-
-  std::map<Key, std::pair<std::string, bool>> ids;  // key -> (id, created by us)
-  bool created_any = false;
-  for (std::size_t from = 0; from < firsts.size(); from += store::kMaxRowsPerStatement) {
-    const std::size_t n = std::min(store::kMaxRowsPerStatement, firsts.size() - from);
-    std::vector<store::Param> params;
-    params.reserve(n * 6);
-    for (std::size_t k = 0; k < n; ++k) {
-      const auto& r = requests[firsts[from + k]];
-      params.insert(params.end(), {detail::new_id(now), r.type, r.correlation_key, r.dedupe_key, r.input, ms});
-    }
-    auto ins = tx.exec(
-        "INSERT INTO trueup_workflow (id, type, correlation_key, dedupe_key, state, input, context, due_at, "
-        "created_at, updated_at) VALUES " +
-            store::values_tuples(n, 6, 1,
-                                 [](std::size_t c, int p) {
-                                   const std::string ph = "$" + std::to_string(p);
-                                   // state and context are constants; the time fills three columns.
-                                   return c == 4   ? "'pending', " + ph + ", '{}'"
-                                          : c == 5 ? ph + ", " + ph + ", " + ph
-                                                   : ph;
-                                 }) +
-            " ON CONFLICT (type, dedupe_key) DO NOTHING RETURNING id, type, dedupe_key",
-        params);
-    if (!ins) return std::move(ins).error();
-    for (const auto& row : ins->rows) {
-      const std::string type = detail::text_or(row[1]), dedupe = detail::text_or(row[2]);
-      for (std::size_t k = 0; k < n; ++k)
-        if (key_of(firsts[from + k]) == Key{type, dedupe})
-          ids[key_of(firsts[from + k])] = {detail::text_or(row[0]), true};
-      created_any = true;
-    }
-    if (ins->rows.size() == n) continue;
-    std::vector<store::Param> keys;
-    std::size_t missing = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-      if (ids.count(key_of(firsts[from + k]))) continue;
-      keys.insert(keys.end(), {requests[firsts[from + k]].type, requests[firsts[from + k]].dedupe_key});
-      ++missing;
-    }
-    auto existing = tx.exec("SELECT id, type, dedupe_key FROM trueup_workflow WHERE (type, dedupe_key) IN (VALUES " +
-                                store::values_tuples(missing, 2) + ")",
-                            keys);
-    if (!existing) return std::move(existing).error();
-    for (const auto& row : existing->rows) {
-      const std::string type = detail::text_or(row[1]), dedupe = detail::text_or(row[2]);
-      for (std::size_t k = 0; k < n; ++k)
-        if (key_of(firsts[from + k]) == Key{type, dedupe})
-          ids[key_of(firsts[from + k])] = {detail::text_or(row[0]), false};
-    }
-  }
+  std::vector<std::pair<std::string, std::string>> keys;
+  keys.reserve(requests.size());
+  for (const auto& r : requests) keys.emplace_back(r.type, r.dedupe_key);
+  const store::KeyedInsert spec{
+      "INSERT INTO trueup_workflow (id, type, correlation_key, dedupe_key, state, input, context, due_at, "
+      "created_at, updated_at)",
+      6,
+      [](std::size_t c, int p) {
+        const std::string ph = "$" + std::to_string(p);
+        // state and context are constants; the time fills three columns.
+        return c == 4 ? "'pending', " + ph + ", '{}'" : c == 5 ? ph + ", " + ph + ", " + ph : ph;
+      },
+      "(type, dedupe_key)",
+      "id",
+      "trueup_workflow"};
+  auto rows = store::insert_unless_present(tx, spec, keys, [&](std::size_t i, std::vector<store::Param>& out) {
+    const auto& r = requests[i];
+    out.insert(out.end(), {detail::new_id(now), r.type, r.correlation_key, r.dedupe_key, r.input, ms});
+  });
+  if (!rows) return std::move(rows).error();
   std::vector<Started> out;
   out.reserve(requests.size());
-  std::map<Key, bool> reported;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    auto it = ids.find(key_of(i));
-    if (it == ids.end())
-      return make_error(Errc::conflict, "workflow " + requests[i].type + "/" + requests[i].dedupe_key +
-                                            " changed concurrently; try again");
-    out.push_back(Started{it->second.first, it->second.second && reported.emplace(it->first, true).second});
+  bool created_any = false;
+  for (const auto& row : *rows) {
+    out.push_back(Started{row.id, row.inserted});
+    created_any |= row.inserted;
   }
   if (created_any) {
     if (auto n = impl_->notify(tx); !n) return std::move(n).error();

@@ -34,6 +34,7 @@ std::string sha256_of(const std::string& key) {
 }
 
 void start_instance(Instance& inst, const std::string& name, const std::string& pg, const std::string& kafka) {
+  inst.port = 0;  // a restart gets a new port, as a replaced instance would
   start_daemon(inst,
                "instance_id: " + name +
                    "\nhttp:\n  port: ${PORT}\n  access_log: false\n"

@@ -3,40 +3,19 @@
 // back by kcat, secrets kept out of logs, config errors, and SIGTERM.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <signal.h>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/daemon.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/test_env.hpp"
 
 namespace trueup::testing {
 namespace {
-
-struct Daemon {
-  std::string dir;
-  std::uint16_t port = 0;
-  std::unique_ptr<Process> process;
-};
-
-// Starts `trueup serve` and waits until /healthz answers (or the process dies).
-void start_daemon(Daemon& d, const std::string& yaml, const std::map<std::string, std::string>& env) {
-  d.dir = make_temp_dir("trueup-e2e-");
-  write_file(d.dir + "/trueup.yaml", yaml);
-  d.process = std::make_unique<Process>(
-      std::vector<std::string>{trueup_binary(), "serve", "--config", d.dir + "/trueup.yaml"}, env, d.dir);
-  HttpClient client("127.0.0.1", d.port);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && d.process->running()) {
-    auto r = client.get("/healthz");
-    if (r && r->status == 200) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
-  }
-  FAIL() << "trueup serve did not become healthy; stderr:\n" << d.process->stderr_text();
-}
 
 std::string services_yaml(const std::string& instance, std::uint16_t port) {
   return "instance_id: " + instance +

@@ -12,7 +12,7 @@ namespace trueup::testing {
 
 void start_daemon(Daemon& d, const std::string& yaml, std::map<std::string, std::string> env) {
   if (d.dir.empty()) d.dir = make_temp_dir("trueup-e2e-");
-  d.port = free_port();
+  if (d.port == 0) d.port = free_port();
   env["PORT"] = std::to_string(d.port);
   write_file(d.dir + "/trueup.yaml", yaml);
   d.process = std::make_unique<Process>(

@@ -18,8 +18,9 @@ struct Daemon {
   std::unique_ptr<Process> process;
 };
 
-// Writes `yaml` (which must use `${PORT}` for http.port) to a new temp dir
-// and starts `trueup serve` with `env`; returns when /healthz answers 200
+// Writes `yaml` to a new temp dir and starts `trueup serve` with `env`, in
+// which PORT is the port to listen on (`d.port` when set, else a free one;
+// the YAML uses `${PORT}` or that number); returns when /healthz answers 200
 // (bounded: 60 s). A failure is a gtest failure (check HasFatalFailure()).
 void start_daemon(Daemon& d, const std::string& yaml, std::map<std::string, std::string> env);
 // SIGTERM, then expects exit code 0.

@@ -66,6 +66,19 @@ class GroupCommitTest : public ::testing::Test {
     return j;
   }
 
+  // Occupies the store's single writer until `release` is set.
+  void hold_writer(std::promise<void>& release) {
+    std::promise<void> holding;
+    db_->store().post(
+        [&](store::Transaction&) -> Status {
+          holding.set_value();
+          release.get_future().wait();
+          return Ok{};
+        },
+        [](Status) {});
+    holding.get_future().wait();
+  }
+
   std::int64_t count(const std::string& table) { return std::stoll(db_->scalar("SELECT COUNT(*) FROM " + table)); }
 
   std::unique_ptr<workflow::test::TestDatabase> db_;
@@ -82,15 +95,7 @@ class GroupCommitTest : public ::testing::Test {
 TEST_F(GroupCommitTest, WaitingJobsShareOneTransactionAndEachGetsItsAnswer) {
   // Hold the single writer so the jobs below queue up behind it.
   std::promise<void> release;
-  std::promise<void> holding;
-  db_->store().post(
-      [&](store::Transaction&) -> Status {
-        holding.set_value();
-        release.get_future().wait();
-        return Ok{};
-      },
-      [](Status) {});
-  holding.get_future().wait();
+  hold_writer(release);
 
   std::promise<Result<std::string>> first, second, third;
   committer_->submit(job({"a", "b"}, first));   // in flight (waits for the writer)
@@ -117,15 +122,7 @@ TEST_F(GroupCommitTest, WaitingJobsShareOneTransactionAndEachGetsItsAnswer) {
 
 TEST_F(GroupCommitTest, AJobFailingInASharedTransactionFailsAlone) {
   std::promise<void> release;
-  std::promise<void> holding;
-  db_->store().post(
-      [&](store::Transaction&) -> Status {
-        holding.set_value();
-        release.get_future().wait();
-        return Ok{};
-      },
-      [](Status) {});
-  holding.get_future().wait();
+  hold_writer(release);
 
   std::promise<Result<std::string>> lead, good1, bad, good2;
   committer_->submit(job({"lead"}, lead));

@@ -153,6 +153,31 @@ std::string values_tuples(std::size_t rows, std::size_t columns, int first = 1,
                           const std::function<std::string(std::size_t column, int n)>& column = {});
 inline constexpr std::size_t kMaxRowsPerStatement = 500;
 
+// A batch "insert unless present" over a two-part unique key (a, b), for the
+// batch APIs (inbox, workflow starts). Rows go in key order, so transactions
+// inserting overlapping batches take the unique-index locks in one order (no
+// deadlock); ON CONFLICT DO NOTHING waits for a concurrent insert of the same
+// key, so exactly one transaction inserts it, and the others find it with a
+// fresh snapshot (READ COMMITTED).
+struct KeyedInsert {
+  std::string insert_into;  // "INSERT INTO t (a, b, c)"; " VALUES <tuples>" follows
+  std::size_t columns = 0;  // parameters per row
+  std::function<std::string(std::size_t column, int n)> column_sql;  // as in values_tuples
+  std::string key_columns;                                           // "(a, b)"
+  std::string id_column;                                             // returned per row
+  std::string table;                                                 // for finding the rows already there
+};
+struct KeyedRow {
+  std::string id;         // the row's id column, as text
+  bool inserted = false;  // by this call; only the first row of equal keys
+};
+// `keys[i]` is row i's key; `params_of(i, out)` appends row i's `columns`
+// parameters. Errc::conflict when a row is neither inserted nor found (a
+// concurrent insert rolled back): the caller's transaction retries.
+Result<std::vector<KeyedRow>> insert_unless_present(
+    Transaction& tx, const KeyedInsert& spec, const std::vector<std::pair<std::string, std::string>>& keys,
+    const std::function<void(std::size_t row, std::vector<Param>& out)>& params_of);
+
 // A PostgreSQL URL or keyword string with its password replaced by "***",
 // fit for logs and messages.
 std::string redact_url(std::string_view url);
