@@ -39,8 +39,10 @@ void TaskScheduler::run() {
       cv_.wait(lock);
       continue;
     }
-    if (!stopping_ && tasks_.top().due > std::chrono::steady_clock::now()) {
-      cv_.wait_until(lock, tasks_.top().due);
+    // A copy: the queue may reallocate while the wait has released the lock.
+    const auto due = tasks_.top().due;
+    if (!stopping_ && due > std::chrono::steady_clock::now()) {
+      cv_.wait_until(lock, due);
       continue;
     }
     auto task = std::move(const_cast<Entry&>(tasks_.top()).task);
