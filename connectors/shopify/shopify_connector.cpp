@@ -5,14 +5,21 @@
 // (shopify_mapping.hpp). Registered as "shopify" under `connectors:`.
 
 #include <array>
+#include <thread>
 
+#include "common/exact_json.hpp"
 #include "shopify_mapping.hpp"
 #include "shopify_payloads.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/connector/signature.hpp"
+#include "trueup/core/digest.hpp"
+#include "trueup/http/outbound.hpp"
+#include "trueup/log/log.hpp"
 
 namespace trueup::connectors::shopify {
 namespace {
+
+using config::Type;
 
 using connector::Canonical;
 using connector::Inbound;
@@ -30,10 +37,97 @@ Mapped<T> single(Result<std::vector<T>> decoded, std::string_view what) {
   return std::move(decoded->front());
 }
 
+// The URL of rel="next" in a Link header, or "".
+std::string next_link(std::string_view link) {
+  for (std::size_t at = 0; at < link.size();) {
+    const auto open = link.find('<', at), close = link.find('>', at);
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) return {};
+    const auto end = link.find(',', close);
+    const auto params =
+        link.substr(close + 1, end == std::string_view::npos ? std::string_view::npos : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos)
+      return std::string(link.substr(open + 1, close - open - 1));
+    if (end == std::string_view::npos) return {};
+    at = end + 1;
+  }
+  return {};
+}
+
+std::string query_escape(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[ch >> 4]);
+      out.push_back(hex[ch & 15]);
+    }
+  }
+  return out;
+}
+
+struct PollSettings {
+  std::string base_url;  // "https://shop.myshopify.com" (or a simulator)
+  std::string access_token;
+  std::chrono::milliseconds interval{0};
+  std::chrono::milliseconds overlap{120000};
+  std::chrono::milliseconds first_lookback{86400000};
+};
+
 class ShopifyConnector final : public connector::Connector {
  public:
-  ShopifyConnector(std::string id, model::ChannelCode channel, connector::SecretSet secrets)
-      : Connector(std::move(id), "shopify"), channel_(std::move(channel)), secrets_(std::move(secrets)) {}
+  ShopifyConnector(std::string id, model::ChannelCode channel, connector::SecretSet secrets, PollSettings poll,
+                   connector::Services& services)
+      : Connector(std::move(id), "shopify"),
+        channel_(std::move(channel)),
+        secrets_(std::move(secrets)),
+        poll_(std::move(poll)),
+        http_(services.http),
+        budget_(services.budgets.obtain("shopify:" + this->id(), connector::shopify_rest_budget())) {}
+
+  std::chrono::milliseconds poll_interval() const override { return poll_.interval; }
+
+  // Orders changed since the cursor (minus the overlap), every page; each
+  // order version is one message ("order:<id>@<updated_at>": the overlap
+  // brings it again and the inbox dedupes it).
+  Result<connector::PollResult> poll(const std::string& cursor) override {
+    model::Timestamp from = model::Timestamp::from_system(std::chrono::system_clock::now() - poll_.first_lookback);
+    if (!cursor.empty()) {
+      auto c = model::Timestamp::parse(cursor);
+      if (!c) return make_error(Errc::internal, "stored shopify poll cursor is not a time: " + cursor);
+      from = model::Timestamp::from_utc(c->utc() - std::chrono::duration_cast<std::chrono::nanoseconds>(poll_.overlap));
+    }
+    connector::PollResult out;
+    model::Timestamp newest = cursor.empty() ? from : *model::Timestamp::parse(cursor);
+    std::string url = poll_.base_url + "/admin/api/2026-07/orders.json?status=any&limit=250&updated_at_min=" +
+                      query_escape(from.to_utc_string());
+    for (int pages = 0; !url.empty(); ++pages) {
+      if (pages >= 1000) return make_error(Errc::internal, "shopify poll: more than 1000 pages; stopped");
+      auto reply = get(url);
+      if (!reply) return std::move(reply).error();
+      auto doc = parse_exact(reply->body);
+      if (!doc || !doc->is_object() || !doc->contains("orders") || !(*doc)["orders"].is_array())
+        return make_error(Errc::unavailable, "shopify poll: the orders answer is not {\"orders\": [...]}");
+      for (const auto& order : (*doc)["orders"]) {
+        const std::string text = dump_exact(order);
+        auto decoded = single(decode_orders(text), "order");
+        if (!decoded || !decoded->updated_at) {
+          // Kept anyway: mapping will put it in quarantine with the reason.
+          out.messages.push_back(Inbound{"order:sha256:" + sha256_hex(text), "orders/updated", text});
+          continue;
+        }
+        out.messages.push_back(
+            Inbound{"order:" + decoded->id + "@" + decoded->updated_at->to_utc_string(), "orders/updated", text});
+        if (decoded->updated_at->compare_instant(newest) > 0) newest = *decoded->updated_at;
+      }
+      const std::string* link = reply->headers.find("link");
+      url = link != nullptr ? next_link(*link) : std::string();
+    }
+    out.cursor = newest.to_utc_string();
+    return out;
+  }
 
   Result<WebhookOutcome> receive_webhook(const WebhookRequest& request) override {
     const auto check =
@@ -80,8 +174,43 @@ class ShopifyConnector final : public connector::Connector {
   }
 
  private:
+  // One GET within the shop's REST budget; 429/5xx/unreachable retried a few
+  // times with the budget's pause or a backoff, then the poll gives up.
+  Result<http::OutboundReply> get(const std::string& url) {
+    Error last = make_error(Errc::unavailable, "shopify: not tried");
+    for (int attempt = 0; attempt < 6; ++attempt) {
+      for (;;) {
+        auto admission = budget_.try_acquire(std::chrono::steady_clock::now());
+        if (admission.granted) break;
+        std::this_thread::sleep_for(admission.wait);  // the rate limit itself
+      }
+      http::OutboundRequest request;
+      request.url = url;
+      request.target = "shopify:" + id();
+      request.headers.add("X-Shopify-Access-Token", poll_.access_token);
+      request.headers.add("Accept", "application/json");
+      auto reply = http_.send(request);
+      if (!reply) {
+        last = reply.error();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200) * (1 << attempt));  // backoff
+        continue;
+      }
+      budget_.observe(reply->status, connector::header_lookup(reply->headers), std::chrono::steady_clock::now(),
+                      std::chrono::system_clock::now());
+      if (reply->status == 200) return reply;
+      last = make_error(reply->status == 429 || reply->status >= 500 ? Errc::unavailable : Errc::invalid_argument,
+                        "shopify GET " + url.substr(0, url.find('?')) + ": HTTP " + std::to_string(reply->status));
+      if (reply->status != 429 && reply->status < 500) break;  // 401, 400: retrying will not help
+      if (reply->status >= 500) std::this_thread::sleep_for(std::chrono::milliseconds(200) * (1 << attempt));
+    }
+    return last;
+  }
+
   model::ChannelCode channel_;
   connector::SecretSet secrets_;
+  PollSettings poll_;
+  http::OutboundClient& http_;
+  connector::Budget& budget_;
 };
 
 const connector::Registrar registrar{connector::ConnectorType{
@@ -94,13 +223,41 @@ const connector::Registrar registrar{connector::ConnectorType{
                          "The app's client secret: X-Shopify-Hmac-Sha256 is checked with it."),
         config::optional("previous_webhook_secret", config::Type::secret,
                          "The secret before a rotation, still accepted (Shopify signs with it up to an hour)."),
+        config::optional("shop_domain", Type::string, "The shop's myshopify domain, e.g. my-shop.myshopify.com."),
+        config::optional("api_base_url", Type::string,
+                         "Admin API base URL; default https://{shop_domain}. A simulator's URL in tests."),
+        config::optional("access_token", Type::secret,
+                         "Admin API access token (X-Shopify-Access-Token); needed for polling."),
+        config::bounded(config::with_default("poll_interval", Type::duration, "0s",
+                                             "How often orders are polled by updated_at_min (the reconciliation "
+                                             "path for lost webhooks); 0s = no polling."),
+                        0, 86400000),
+        config::bounded(config::with_default("poll_overlap", Type::duration, "2m",
+                                             "Each poll starts this long before the newest updated_at seen; the "
+                                             "inbox dedupes what the overlap brings twice."),
+                        0, 86400000),
+        config::bounded(
+            config::with_default("poll_first_lookback", Type::duration, "24h", "How far back the first poll reaches."),
+            0, 2592000000),
     },
     [](const std::string& id, const config::Section& settings,
-       connector::Services&) -> Result<std::unique_ptr<connector::Connector>> {
+       connector::Services& services) -> Result<std::unique_ptr<connector::Connector>> {
       connector::SecretSet secrets({settings.string("webhook_secret")});
       if (settings.present("previous_webhook_secret")) secrets.add(settings.string("previous_webhook_secret"));
-      return std::unique_ptr<connector::Connector>(
-          std::make_unique<ShopifyConnector>(id, settings.string("channel"), std::move(secrets)));
+      PollSettings poll;
+      poll.interval = settings.duration("poll_interval");
+      poll.overlap = settings.duration("poll_overlap");
+      poll.first_lookback = settings.duration("poll_first_lookback");
+      poll.base_url = settings.present("api_base_url")  ? settings.string("api_base_url")
+                      : settings.present("shop_domain") ? "https://" + settings.string("shop_domain")
+                                                        : std::string();
+      while (!poll.base_url.empty() && poll.base_url.back() == '/') poll.base_url.pop_back();
+      if (settings.present("access_token")) poll.access_token = settings.string("access_token");
+      if (poll.interval.count() > 0 && (poll.base_url.empty() || poll.access_token.empty()))
+        return make_error(Errc::invalid_argument,
+                          "poll_interval is set: api_base_url (or shop_domain) and access_token are needed");
+      return std::unique_ptr<connector::Connector>(std::make_unique<ShopifyConnector>(
+          id, settings.string("channel"), std::move(secrets), std::move(poll), services));
     }}};
 
 }  // namespace

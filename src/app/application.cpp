@@ -82,7 +82,8 @@ Status Application::start() {
 Status Application::start_connectors(const std::string& source) {
   hub_ = std::make_unique<connector::Hub>(
       connector::HubDeps{*store_, *inbox_, *outbox_, *engine_, *exceptions_, *crosswalk_, source});
-  connector::Services services{registry_};
+  outbound_ = std::make_unique<http::OutboundClient>(http::OutboundSettings{});
+  connector::Services services{registry_, *outbound_, budgets_};
   for (const auto& ref : settings_.connectors) {
     const auto* type = connector::find_type(ref.type);
     if (type == nullptr) return make_error(Errc::internal, "connector type " + ref.type + " is not registered");
@@ -176,6 +177,21 @@ Status Application::start_core() {
   relay_->start();
   if (auto st = engine_->run(); !st)
     log::warn("workflow wake-ups fall back to polling", {{"error", st.error().describe()}});
+  hub_->start_polling([this](const std::string& id) -> std::function<bool()> {
+    if (!settings_.postgres) return [] { return true; };  // SQLite: one instance
+    // One poller per connector instance across processes; the lock moves
+    // when its holder's connection drops.
+    store::PgSingletonSettings lock;
+    lock.postgres = *settings_.postgres;
+    lock.name = "connector-poll:" + id;
+    auto singleton = store::start_pg_singleton(lock);
+    if (!singleton) {
+      log::warn("connector polling off: no lock", {{"connector", id}, {"error", singleton.error().describe()}});
+      return [] { return false; };
+    }
+    poll_locks_.push_back(std::move(singleton).value());
+    return [lock = poll_locks_.back().get()] { return lock->held(); };
+  });
 
   auth_ = std::make_unique<api::Authenticator>(settings_.api_keys, settings_.allow_anonymous);
   if (settings_.api_keys.empty() && !settings_.allow_anonymous)
@@ -201,6 +217,10 @@ bool Application::stop() {
   }
   // In-flight API work finishes before the engine and relay stop.
   if (handler_pool_) handler_pool_->stop();
+  if (hub_) hub_->stop();
+  for (auto& lock : poll_locks_) lock->stop();
+  poll_locks_.clear();
+  if (outbound_) outbound_->stop();
   if (engine_) engine_->stop();
   if (relay_) relay_->stop();
   if (relay_lock_) relay_lock_->stop();

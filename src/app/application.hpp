@@ -16,6 +16,7 @@
 #include "trueup/bus/bus.hpp"
 #include "trueup/connector/hub.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
+#include "trueup/http/outbound.hpp"
 #include "trueup/http/router.hpp"
 #include "trueup/http/server.hpp"
 #include "trueup/messaging/idempotency.hpp"
@@ -86,7 +87,10 @@ class Application {
   std::unique_ptr<messaging::Outbox> outbox_;
   std::unique_ptr<messaging::IdempotencyKeys> idempotency_;
   std::unique_ptr<crosswalk::Crosswalk> crosswalk_;
+  std::unique_ptr<http::OutboundClient> outbound_;
+  connector::BudgetRegistry budgets_;
   std::unique_ptr<connector::Hub> hub_;
+  std::vector<std::unique_ptr<store::PgSingleton>> poll_locks_;
   std::unique_ptr<store::PgSingleton> relay_lock_;
   std::unique_ptr<messaging::Relay> relay_;
   std::unique_ptr<api::Authenticator> auth_;

@@ -132,6 +132,17 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, WallTime n
     if (!seconds || *seconds > static_cast<std::uint64_t>(kMaxRetryAfter.count() / 1000)) return kMaxRetryAfter;
     return milliseconds(*seconds * 1000);
   }
+  // Shopify REST writes seconds with a fraction ("2.0"); RFC 9110 has only
+  // whole seconds, but a client that refuses these ignores the server's pause.
+  const auto dot = value.find('.');
+  if (dot != std::string_view::npos && dot > 0 && dot + 1 < value.size() &&
+      std::all_of(value.begin(), value.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) &&
+      value.find('.', dot + 1) == std::string_view::npos) {
+    auto seconds = parse_number<double>(value);
+    if (!seconds) return std::nullopt;
+    if (*seconds * 1000 >= static_cast<double>(kMaxRetryAfter.count())) return kMaxRetryAfter;
+    return milliseconds(static_cast<milliseconds::rep>(std::ceil(*seconds * 1000)));
+  }
   auto date = parse_http_date(value, now);
   if (!date) return std::nullopt;
   if (*date <= now) return milliseconds(0);

@@ -1,6 +1,8 @@
 #include "trueup/connector/hub.hpp"
 
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/inventory/ledger.hpp"
@@ -68,8 +70,80 @@ std::string unmapped_reason(const Connector& c, const connectors::MappingError& 
 }  // namespace
 
 struct Hub::Impl {
+  explicit Impl(HubDeps d) : deps(std::move(d)) {}
   HubDeps deps;
   std::map<std::string, std::unique_ptr<Connector>, std::less<>> connectors;
+  std::mutex poll_mutex;
+  std::condition_variable poll_cv;
+  bool stopping = false;
+  std::vector<std::thread> pollers;
+
+  Result<std::string> load_cursor(const std::string& id) {
+    std::string cursor;
+    auto st = deps.store.transact([&](store::Transaction& tx) -> Status {
+      auto r = tx.exec("SELECT cursor FROM connector_cursor WHERE connector_id = $1", {id});
+      if (!r) return std::move(r).error();
+      if (!r->rows.empty() && r->rows[0][0]) cursor = *r->rows[0][0];
+      return Ok{};
+    });
+    if (!st) return std::move(st).error();
+    return cursor;
+  }
+
+  // Records a poll's messages like webhook deliveries, with the new cursor.
+  Result<std::size_t> record_poll(Connector& c, const PollResult& page) {
+    std::vector<messaging::InboxMessage> messages;
+    std::vector<workflow::StartRequest> starts;
+    for (const auto& m : page.messages) {
+      auto in = Hub::intake(c, m);
+      messages.push_back(std::move(in.message));
+      starts.push_back(std::move(in.start));
+    }
+    std::size_t fresh = 0;
+    auto st = deps.store.transact([&](store::Transaction& tx) -> Status {
+      fresh = 0;
+      auto recorded = deps.inbox.record_batch(tx, messages);
+      if (!recorded) return std::move(recorded).error();
+      std::vector<workflow::StartRequest> new_starts;
+      for (std::size_t i = 0; i < starts.size(); ++i)
+        if ((*recorded)[i].inserted) new_starts.push_back(starts[i]);
+      fresh = new_starts.size();
+      if (auto started = deps.engine.start_batch(tx, new_starts); !started) return std::move(started).error();
+      auto cur = tx.exec(
+          "INSERT INTO connector_cursor (connector_id, cursor) VALUES ($1, $2) ON CONFLICT (connector_id) DO UPDATE "
+          "SET cursor = excluded.cursor, updated_at = CURRENT_TIMESTAMP",
+          {c.id(), page.cursor});
+      if (!cur) return std::move(cur).error();
+      return Ok{};
+    });
+    if (!st) return std::move(st).error();
+    if (fresh > 0) deps.engine.wake();
+    return fresh;
+  }
+
+  void poll_loop(Connector& c, std::function<bool()> leader) {
+    const auto interval = c.poll_interval();
+    for (;;) {
+      if (leader()) {
+        auto cursor = load_cursor(c.id());
+        auto page = cursor ? c.poll(*cursor) : Result<PollResult>(cursor.error());
+        if (!page) {
+          log::warn("connector poll failed; next try at the next interval",
+                    {{"connector", c.id()}, {"error", page.error().describe()}});
+        } else {
+          auto fresh = record_poll(c, *page);
+          if (!fresh)
+            log::warn("connector poll not recorded", {{"connector", c.id()}, {"error", fresh.error().describe()}});
+          else if (*fresh > 0)
+            log::info("connector poll", {{"connector", c.id()},
+                                         {"messages", std::to_string(page->messages.size())},
+                                         {"new", std::to_string(*fresh)}});
+        }
+      }
+      std::unique_lock lock(poll_mutex);
+      if (poll_cv.wait_for(lock, interval, [this] { return stopping; })) return;
+    }
+  }
 
   // Maps `m` (blocking crosswalk lookups; not inside a transaction).
   std::pair<connectors::Mapped<Canonical>, std::optional<Error>> map(Connector& c, const Inbound& m) {
@@ -167,17 +241,24 @@ struct Hub::Impl {
     return workflow::StepResult::done();
   }
 
-  // A parked message of connector `c` whose mapping arrived.
+  // A parked message of connector `c` whose mapping arrived. A conflict (the
+  // next missing id was mapped while it was being parked again) maps anew.
   Status replay(Connector& c, const crosswalk::ParkedMessage& parked) {
     auto record = json::parse(parked.payload, nullptr, false);
     auto message = inbound_of(record);
     if (!message) return std::move(message).error();
-    auto [mapped, store_error] = map(c, *message);
-    if (store_error) return *store_error;
-    auto st = deps.store.transact([&](store::Transaction& tx) -> Status { return write(tx, c, *message, mapped); });
-    if (!st) return st;
-    if (mapped) close_unmapped(c, *message);
-    return Ok{};
+    Status st = Ok{};
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto [mapped, store_error] = map(c, *message);
+      if (store_error) return *store_error;
+      st = deps.store.transact([&](store::Transaction& tx) -> Status { return write(tx, c, *message, mapped); });
+      if (st) {
+        if (mapped) close_unmapped(c, *message);
+        return Ok{};
+      }
+      if (st.error().code != Errc::conflict) return st;
+    }
+    return st;
   }
 
   void close_unmapped(const Connector& c, const Inbound& m) {
@@ -195,8 +276,8 @@ struct Hub::Impl {
   }
 };
 
-Hub::Hub(HubDeps deps) : impl_(std::make_unique<Impl>(Impl{std::move(deps), {}})) {}
-Hub::~Hub() = default;
+Hub::Hub(HubDeps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
+Hub::~Hub() { stop(); }
 
 Status Hub::add(std::unique_ptr<Connector> connector) {
   const std::string id = connector->id();
@@ -227,6 +308,25 @@ void Hub::define() {
     impl.deps.crosswalk.set_replayer(
         id, [&impl, connector](const crosswalk::ParkedMessage& parked) { return impl.replay(*connector, parked); });
   }
+}
+
+void Hub::start_polling(Leadership leadership) {
+  for (auto& [id, c] : impl_->connectors) {
+    if (c->poll_interval().count() <= 0) continue;
+    Connector* connector = c.get();
+    impl_->pollers.emplace_back([this, connector, leader = leadership(id)] { impl_->poll_loop(*connector, leader); });
+  }
+}
+
+void Hub::stop() {
+  {
+    std::lock_guard lock(impl_->poll_mutex);
+    impl_->stopping = true;
+  }
+  impl_->poll_cv.notify_all();
+  for (auto& t : impl_->pollers)
+    if (t.joinable()) t.join();
+  impl_->pollers.clear();
 }
 
 InboundIntake Hub::intake(const Connector& connector, const Inbound& message) {

@@ -1,6 +1,8 @@
 #include "trueup/crosswalk/crosswalk.hpp"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "trueup/core/time.hpp"
 #include "trueup/log/log.hpp"
@@ -195,6 +197,18 @@ Result<std::vector<Mapping>> Crosswalk::list(const std::string& system, const st
 }
 
 namespace {
+// Serialises writing a key's mapping with parking a message under that key
+// (PostgreSQL: a transaction-scoped advisory lock on the key; SQLite has one
+// writer anyway), so a message parked while its mapping is written is either
+// seen by the replay that follows the mapping, or sees the mapping itself.
+Status lock_key(store::Store& store, store::Transaction& tx, const Key& key) {
+  if (store.engine() != "postgres") return Ok{};
+  auto r = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+                   {key.system + '\x1f' + key.entity + '\x1f' + key.external_id});
+  if (!r) return std::move(r).error();
+  return Ok{};
+}
+
 // Writes one mapping; true when it was new or changed.
 Result<bool> upsert(store::Transaction& tx, const Key& key, const std::string& canonical_id, const std::string& by,
                     const std::string& now) {
@@ -216,6 +230,7 @@ Result<bool> Crosswalk::put(const Key& key, const std::string& canonical_id, con
   bool changed = false;
   const std::string now = format_utc(std::chrono::system_clock::now(), 3);
   auto st = store_.transact([&](store::Transaction& tx) -> Status {
+    if (auto locked = lock_key(store_, tx, key); !locked) return locked;
     auto r = upsert(tx, key, canonical_id, by, now);
     if (!r) return std::move(r).error();
     changed = *r;
@@ -270,8 +285,16 @@ Result<ImportReport> Crosswalk::import_csv(const std::string& csv_text, const st
   ImportReport report;
   const std::string now = format_utc(std::chrono::system_clock::now(), 3);
   std::set<std::string> seen;
+  // Keys locked in one order (no deadlock between two imports).
+  std::vector<const Key*> keys;
+  for (const auto& row : rows) keys.push_back(&row.key);
+  std::sort(keys.begin(), keys.end(), [](const Key* a, const Key* b) {
+    return std::tie(a->system, a->entity, a->external_id) < std::tie(b->system, b->entity, b->external_id);
+  });
   auto st = store_.transact([&](store::Transaction& tx) -> Status {
     report = ImportReport{};
+    for (const Key* key : keys)
+      if (auto locked = lock_key(store_, tx, *key); !locked) return locked;
     for (const auto& row : rows) {
       auto r = upsert(tx, row.key, row.canonical_id, by, now);
       if (!r) return std::move(r).error();
@@ -294,6 +317,13 @@ Result<ImportReport> Crosswalk::import_csv(const std::string& csv_text, const st
 Result<std::int64_t> Crosswalk::park(store::Transaction& tx, const Key& key, const std::string& source,
                                      const std::string& content_type, const std::string& payload) {
   if (auto s = validate(key); !s) return std::move(s).error();
+  if (auto locked = lock_key(store_, tx, key); !locked) return std::move(locked).error();
+  auto mapped = tx.exec("SELECT 1 FROM crosswalk WHERE system = $1 AND entity = $2 AND external_id = $3",
+                        {key.system, key.entity, key.external_id});
+  if (!mapped) return std::move(mapped).error();
+  if (!mapped->rows.empty())
+    return make_error(Errc::conflict, "the mapping of " + key.system + "/" + key.entity + "/" + key.external_id +
+                                          " arrived while the message was being parked; map it again");
   auto r = tx.exec(
       "INSERT INTO parked_message (system, entity, external_id, source, content_type, payload, parked_at)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

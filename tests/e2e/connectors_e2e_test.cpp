@@ -5,8 +5,11 @@
 // mappings arrive (exception resolved), and quarantined when malformed.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
@@ -228,6 +231,88 @@ TEST(ConnectorsE2E, SquareInventoryCountWebhookSignedOverUrlAndBody) {
                          "SELECT on_hand_e5 FROM stock_position WHERE sku = '" + sku + "' AND location = 'STORE-01'",
                          "700000", std::chrono::seconds(60)));
   stop_daemon(d);
+}
+
+TEST(ConnectorsE2E, ShopifyPollingThroughTheSimulatorPagesDedupesAndSurvivesFaults) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  // The Shopify simulator: the real binary, the example seed.
+  const std::uint16_t sim_port = free_port();
+  const std::string sim_dir = make_temp_dir("trueup-sim-");
+  Process sim({trueup_binary(), "sim", "shopify", "--port", std::to_string(sim_port), "--seed",
+               source_dir() + "/config/examples/shopify-sim-seed.json"},
+              {{"SHOPIFY_ACCESS_TOKEN", "shpat_e2e_token"}}, sim_dir);
+  HttpClient shop("127.0.0.1", sim_port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && sim.running()) {
+    auto r = shop.get("/_sim/inspect");
+    if (r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
+  }
+  ASSERT_TRUE(sim.running()) << sim.stderr_text();
+  // 300 orders: two pages of 250.
+  auto created =
+      shop.request("POST", "/_sim/orders", R"({"line_items":[{"variant_id":808950810,"quantity":1}],"count":300})");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+
+  const std::string id = instance_id("web"), channel = id;
+  Daemon d;
+  start_daemon(d,
+               "instance_id: poll-e2e\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+               "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
+               "store:\n  postgres:\n    url: ${E2E_PG}\n"
+               "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+               "connectors:\n  shopify:\n    - id: " +
+                   id + "\n      channel: " + channel +
+                   "\n      webhook_secret: ${SHOP_SECRET}\n"
+                   "      api_base_url: http://127.0.0.1:" +
+                   std::to_string(sim_port) + "\n      access_token: ${SHOP_TOKEN}\n      poll_interval: 1s\n",
+               {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", kSecret}, {"SHOP_TOKEN", "shpat_e2e_token"}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+  ASSERT_EQ(
+      client.request("PUT", "/v1/crosswalk/shopify/variant/808950810", R"({"canonical_id":"IPOD2008PINK"})")->status,
+      200);
+
+  const std::string count = "SELECT count(*) FROM channel_order WHERE channel = '" + channel + "'";
+  EXPECT_TRUE(eventually(pg, count, "300", std::chrono::seconds(180)));
+
+  // The shop answers every call with 503 for a while: polls retry with
+  // backoff and give up until the next interval; nothing is lost, and the
+  // overlap's repeats are not applied twice.
+  auto faults = shop.request("PUT", "/_sim/faults", R"({"error_share":1.0})");
+  ASSERT_TRUE(faults);
+  ASSERT_EQ(faults->status, 200) << faults->body;
+  auto more =
+      shop.request("POST", "/_sim/orders", R"({"line_items":[{"variant_id":808950810,"quantity":2}],"count":20})");
+  ASSERT_TRUE(more);
+  ASSERT_EQ(more->status, 201);
+  auto injected = [&] {
+    auto r = shop.get("/_sim/inspect");
+    return r ? json::parse(r->body)["injected_5xx"].get<long long>() : 0LL;
+  };
+  const auto failing_until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (injected() < 3 && std::chrono::steady_clock::now() < failing_until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polls meet the failures
+  EXPECT_GE(injected(), 3);
+  EXPECT_EQ(psql(pg, count), "300") << "nothing new while the shop fails";
+  ASSERT_EQ(shop.request("PUT", "/_sim/faults", R"({"error_share":0})")->status, 200);
+  EXPECT_TRUE(eventually(pg, count, "320", std::chrono::seconds(180)));
+  // Each order version was recorded once, however many polls saw it.
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_inbox WHERE source = '" + id + "'"), "320");
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_exception WHERE state = 'open' AND ref_id LIKE '" + id + ":%'"), "0");
+
+  auto inspect = shop.get("/_sim/inspect");
+  ASSERT_TRUE(inspect);
+  auto j = json::parse(inspect->body);
+  const long long calls = j["requests"].value("orders.list", 0LL);
+  EXPECT_GT(calls, 2);
+  EXPECT_GT(j["injected_5xx"].get<long long>(), 0);
+  EXPECT_LE(j["throttled_429"].get<long long>() * 100, calls) << "429s above 1% of calls: " << inspect->body;
+  stop_daemon(d);
+  sim.signal(SIGTERM);
+  EXPECT_TRUE(sim.wait(std::chrono::seconds(30)).has_value());
 }
 
 }  // namespace

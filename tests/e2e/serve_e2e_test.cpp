@@ -231,6 +231,7 @@ TEST(ServeE2E, ShippedConfigurationsValidate) {
                                                {"TRUEUP_KAFKA", "localhost:9092"},
                                                {"TRUEUP_OPERATOR_KEY_SHA256", std::string(64, 'a')},
                                                {"SHOPIFY_APP_SECRET", "shpss_example"},
+                                               {"SHOPIFY_ACCESS_TOKEN", "shpat_example"},
                                                {"SQUARE_WEBHOOK_SIGNATURE_KEY", "sq_example"}};
   std::vector<std::string> files{"dev.yaml", "production.yaml"};
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() + "/config/examples"))

@@ -132,6 +132,9 @@ TEST(RetryAfter, DelaySecondsAndAllThreeHttpDateForms) {
   EXPECT_EQ(parse_retry_after("120", kWall), milliseconds(120000));
   EXPECT_EQ(parse_retry_after(" 2 ", kWall), milliseconds(2000));
   EXPECT_EQ(parse_retry_after("0", kWall), milliseconds(0));
+  // Shopify REST writes a fraction.
+  EXPECT_EQ(parse_retry_after("2.0", kWall), milliseconds(2000));
+  EXPECT_EQ(parse_retry_after("1.5", kWall), milliseconds(1500));
   // 37 seconds after kWall, in IMF-fixdate, RFC 850 and asctime.
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", kWall), milliseconds(37000));
   EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", kWall), milliseconds(37000));
@@ -146,7 +149,7 @@ TEST(RetryAfter, DelaySecondsAndAllThreeHttpDateForms) {
 
 TEST(RetryAfter, RejectsWhatIsNeither) {
   for (const char* bad :
-       {"", "soon", "-1", "1.5", "+3", "Sun, 06 Nov 1994 25:00:00 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+       {"", "soon", "-1", ".5", "1.", "1.2.3", "+3", "Sun, 06 Nov 1994 25:00:00 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
         "Sun Nov  6 08:49:37", "Sun Nov  6 08:49:37 -994", "2026-11-26T23:00:00Z"}) {
     EXPECT_EQ(parse_retry_after(bad, kWall), std::nullopt) << bad;

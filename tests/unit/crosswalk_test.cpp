@@ -109,6 +109,23 @@ TEST_P(CrosswalkTest, CsvImportIsAllOrNothingAndNamesTheLine) {
   EXPECT_FALSE(crosswalk_->import_csv("sku,ABC\n", "import").ok());
 }
 
+TEST_P(CrosswalkTest, ParkingUnderAKeyMappedMeanwhileIsARetryableConflict) {
+  // The message was mapped before the mapping existed; by the time it is
+  // parked, the mapping is there (and its replay has run): parking must
+  // refuse, or the message would wait for a replay that never comes.
+  Key key{"shopify", "variant", "9007199254740993"};
+  ASSERT_TRUE(crosswalk_->put(key, "SKU-LATE", "ops").ok());
+  Status parked = store_->transact([&](store::Transaction& tx) -> Status {
+    auto id = crosswalk_->park(tx, key, "shop", "application/json", "{}");
+    if (!id) return std::move(id).error();
+    return Ok{};
+  });
+  ASSERT_FALSE(parked.ok());
+  EXPECT_EQ(parked.error().code, Errc::conflict);
+  EXPECT_TRUE(parked.error().retryable());
+  EXPECT_EQ(count("SELECT count(*) FROM parked_message WHERE external_id = '9007199254740993'"), 0);
+}
+
 TEST_P(CrosswalkTest, ParkedMessagesReplayOnceWhenTheMappingArrives) {
   Key key{"square", "sku", "CATALOG-OBJ-9"};
   std::vector<std::string> replayed;

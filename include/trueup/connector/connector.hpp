@@ -24,6 +24,7 @@
 //
 // Thread-safety: a Connector's members may be called from any thread at once.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 
 #include "common/id_resolver.hpp"
 #include "trueup/config/schema.hpp"
+#include "trueup/connector/budget.hpp"
 #include "trueup/connector/headers.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/model/inventory_movement.hpp"
@@ -41,6 +43,9 @@
 
 namespace trueup::metrics {
 class Registry;
+}
+namespace trueup::http {
+class OutboundClient;
 }
 
 namespace trueup::connector {
@@ -61,6 +66,12 @@ struct Inbound {
 
 struct WebhookOutcome {
   std::vector<Inbound> messages;  // empty: nothing to process (a topic this connector does not take)
+};
+
+// One poll: what changed since the cursor, and where the next poll starts.
+struct PollResult {
+  std::vector<Inbound> messages;  // dedupe keys stable across polls (an overlap brings the same again)
+  std::string cursor;             // persisted with the messages, in one transaction
 };
 
 // What a message means in the canonical model.
@@ -87,6 +98,16 @@ class Connector {
   // or envelope that name the message: 400).
   virtual Result<WebhookOutcome> receive_webhook(const WebhookRequest& request) = 0;
 
+  // Polling (the reconciliation path for lost webhooks): 0 = this instance
+  // does not poll. poll() fetches what changed since `cursor` ("" = never
+  // polled) with the target's rate-limit budget, and returns the messages
+  // and the next cursor. It blocks (network); it is called on the hub's
+  // poller thread, by one instance at a time.
+  virtual std::chrono::milliseconds poll_interval() const { return std::chrono::milliseconds(0); }
+  virtual Result<PollResult> poll(const std::string& /*cursor*/) {
+    return make_error(Errc::unsupported, type_ + " connectors do not poll");
+  }
+
   // Parses and maps one message. unmapped_* errors park it until the mapping
   // exists; invalid_payload quarantines it; unsupported records it as ignored.
   virtual connectors::Mapped<Canonical> map(const Inbound& message, const connectors::IdResolver& resolver) = 0;
@@ -99,6 +120,8 @@ class Connector {
 // What a connector type gets when the daemon creates an instance.
 struct Services {
   metrics::Registry& registry;
+  http::OutboundClient& http;  // the process's shared outbound client
+  BudgetRegistry& budgets;     // rate-limit budgets per target, shared
 };
 
 struct ConnectorType {

@@ -26,6 +26,7 @@
 // Thread-safety: add() and define() before the engine runs; the rest from
 // any thread.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,6 +79,17 @@ class Hub {
   void define();
 
   static InboundIntake intake(const Connector& connector, const Inbound& message);
+
+  // Starts a poller thread per instance whose poll_interval() is not 0. A
+  // poll runs only while `leadership(instance id)` says this process holds
+  // that instance's polling (one instance at a time across processes); its
+  // messages (inbox rows + inbound workflows, deduplicated like webhooks) and
+  // the new cursor (table connector_cursor) commit in one transaction, so a
+  // crash repeats a poll, never skips one.
+  using Leadership = std::function<std::function<bool()>(const std::string& instance_id)>;
+  void start_polling(Leadership leadership);
+  // Stops the pollers (a poll in flight finishes first). Idempotent.
+  void stop();
 
  private:
   struct Impl;

@@ -97,6 +97,10 @@ class Crosswalk {
   Result<ImportReport> import_csv(const std::string& csv_text, const std::string& by);
 
   // Parks a message in the caller's transaction; returns its id.
+  // Errc::conflict (retryable) when the key has been mapped in the meantime:
+  // map the message again instead. Parking and writing a key's mapping are
+  // serialised, so a parked message is never missed by the replay that
+  // follows its mapping.
   Result<std::int64_t> park(store::Transaction& tx, const Key& key, const std::string& source,
                             const std::string& content_type, const std::string& payload);
   // Replays every waiting parked message of `key` through its source's
