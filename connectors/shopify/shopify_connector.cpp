@@ -23,7 +23,7 @@ using config::Type;
 
 using connector::Canonical;
 using connector::Inbound;
-using connector::WebhookOutcome;
+using connector::WebhookReceipt;
 using connector::WebhookRequest;
 
 constexpr std::array<std::string_view, 4> kTopics{"orders/create", "orders/updated", "refunds/create",
@@ -85,6 +85,7 @@ class ShopifyConnector final : public connector::Connector {
         secrets_(std::move(secrets)),
         poll_(std::move(poll)),
         http_(services.http),
+        metrics_(services.metrics),
         budget_(services.budgets.obtain("shopify:" + this->id(), connector::shopify_rest_budget())) {}
 
   std::chrono::milliseconds poll_interval() const override { return poll_.interval; }
@@ -129,7 +130,7 @@ class ShopifyConnector final : public connector::Connector {
     return out;
   }
 
-  Result<WebhookOutcome> receive_webhook(const WebhookRequest& request) override {
+  Result<WebhookReceipt> receive_webhook(const WebhookRequest& request) override {
     const auto check =
         connector::verify_shopify_webhook(request.body, connector::shopify_hmac_header(request.headers), secrets_);
     if (check != connector::SignatureCheck::ok)
@@ -139,7 +140,7 @@ class ShopifyConnector final : public connector::Connector {
     const auto delivery = connector::shopify_header(request.headers, "webhook-id");
     if (!topic || topic->empty() || !delivery || delivery->empty())
       return make_error(Errc::invalid_argument, "a Shopify webhook needs X-Shopify-Topic and X-Shopify-Webhook-Id");
-    WebhookOutcome out;
+    WebhookReceipt out;
     for (auto t : kTopics)
       if (*topic == t)
         out.messages.push_back(Inbound{std::string(*delivery), std::string(t), std::string(request.body)});
@@ -189,7 +190,9 @@ class ShopifyConnector final : public connector::Connector {
       request.target = "shopify:" + id();
       request.headers.add("X-Shopify-Access-Token", poll_.access_token);
       request.headers.add("Accept", "application/json");
+      const auto started = std::chrono::steady_clock::now();
       auto reply = http_.send(request);
+      metrics_.record_request("orders.list", reply ? reply->status : 0, std::chrono::steady_clock::now() - started);
       if (!reply) {
         last = reply.error();
         std::this_thread::sleep_for(std::chrono::milliseconds(200) * (1 << attempt));  // backoff
@@ -197,6 +200,7 @@ class ShopifyConnector final : public connector::Connector {
       }
       budget_.observe(reply->status, connector::header_lookup(reply->headers), std::chrono::steady_clock::now(),
                       std::chrono::system_clock::now());
+      metrics_.set_budget_remaining(budget_.snapshot(std::chrono::steady_clock::now()).remaining);
       if (reply->status == 200) return reply;
       last = make_error(reply->status == 429 || reply->status >= 500 ? Errc::unavailable : Errc::invalid_argument,
                         "shopify GET " + url.substr(0, url.find('?')) + ": HTTP " + std::to_string(reply->status));
@@ -210,6 +214,7 @@ class ShopifyConnector final : public connector::Connector {
   connector::SecretSet secrets_;
   PollSettings poll_;
   http::OutboundClient& http_;
+  connector::ConnectorMetrics& metrics_;
   connector::Budget& budget_;
 };
 

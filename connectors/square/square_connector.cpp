@@ -23,7 +23,7 @@ namespace {
 
 using connector::Canonical;
 using connector::Inbound;
-using connector::WebhookOutcome;
+using connector::WebhookReceipt;
 using connector::WebhookRequest;
 
 class SquareConnector final : public connector::Connector {
@@ -34,7 +34,7 @@ class SquareConnector final : public connector::Connector {
         keys_(std::move(keys)),
         notification_url_(std::move(notification_url)) {}
 
-  Result<WebhookOutcome> receive_webhook(const WebhookRequest& request) override {
+  Result<WebhookReceipt> receive_webhook(const WebhookRequest& request) override {
     const std::string& url = notification_url_.empty() ? request.url : notification_url_;
     const auto check =
         connector::verify_square_webhook(url, request.body, request.headers(connector::kSquareSignatureHeader), keys_);
@@ -51,7 +51,7 @@ class SquareConnector final : public connector::Connector {
       if (envelope.contains("type") && envelope["type"].is_string()) type = envelope["type"];
     }
     if (event_id.empty()) event_id = "sha256:" + sha256_hex(request.body);
-    WebhookOutcome out;
+    WebhookReceipt out;
     out.messages.push_back(Inbound{event_id, type.empty() ? "unknown" : type, std::string(request.body)});
     return out;
   }

@@ -275,8 +275,11 @@ void webhook(const SystemApi& api, detail::GroupCommitter& committer, const Requ
                                      api.webhook_base_url.empty()
                                          ? "http://" + (host != nullptr ? *host : std::string("localhost")) + r.target
                                          : api.webhook_base_url + r.target};
+  connector::ConnectorMetrics* metrics = api.connectors->metrics(id);
   auto outcome = c->receive_webhook(delivery);
   if (!outcome) {
+    if (metrics != nullptr && outcome.error().code == Errc::unauthenticated)
+      metrics->record_webhook(connector::WebhookOutcome::rejected);
     log::warn("webhook refused", {{"connector", id}, {"request_id", r.request_id}, {"error", outcome.error().message}});
     return reply(error_response(outcome.error()));
   }
@@ -286,12 +289,19 @@ void webhook(const SystemApi& api, detail::GroupCommitter& committer, const Requ
     auto in = connector::Hub::intake(*c, m);
     job.items.push_back(detail::IntakeItem{std::move(in.message), std::move(in.start), std::nullopt});
   }
-  job.finish = [](store::Transaction&, const std::vector<detail::ItemOutcome>& outcomes) -> Result<std::string> {
+  // New and duplicate messages, counted once the delivery is committed.
+  auto counts = std::make_shared<std::pair<std::size_t, std::size_t>>();
+  job.finish = [counts](store::Transaction&, const std::vector<detail::ItemOutcome>& outcomes) -> Result<std::string> {
     std::size_t fresh = 0;
     for (const auto& o : outcomes) fresh += o.inserted ? 1 : 0;
+    *counts = {fresh, outcomes.size() - fresh};
     return json{{"received", fresh}, {"duplicates", outcomes.size() - fresh}}.dump();
   };
-  job.done = [reply](Result<std::string> text) {
+  job.done = [reply, metrics, counts](Result<std::string> text) {
+    if (text && metrics != nullptr) {
+      for (std::size_t i = 0; i < counts->first; ++i) metrics->record_webhook(connector::WebhookOutcome::accepted);
+      for (std::size_t i = 0; i < counts->second; ++i) metrics->record_webhook(connector::WebhookOutcome::duplicate);
+    }
     reply(text ? Response::json(200, std::move(*text)) : error_response(text.error()));
   };
   committer.submit(std::move(job));

@@ -83,16 +83,17 @@ Status Application::start_connectors(const std::string& source) {
   hub_ = std::make_unique<connector::Hub>(
       connector::HubDeps{*store_, *inbox_, *outbox_, *engine_, *exceptions_, *crosswalk_, source});
   outbound_ = std::make_unique<http::OutboundClient>(http::OutboundSettings{});
-  connector::Services services{registry_, *outbound_, budgets_};
   for (const auto& ref : settings_.connectors) {
     const auto* type = connector::find_type(ref.type);
     if (type == nullptr) return make_error(Errc::internal, "connector type " + ref.type + " is not registered");
     auto section = settings_.config->root().section("connectors").sections(ref.type).at(ref.index);
+    auto metrics = std::make_unique<connector::ConnectorMetrics>(registry_, ref.id);
+    connector::Services services{registry_, *metrics, *outbound_, budgets_};
     auto made = type->create(ref.id, section, services);
     if (!made)
       return make_error(made.error().code, "connectors." + ref.type + "[" + std::to_string(ref.index) + "] (" + ref.id +
                                                "): " + made.error().message);
-    if (auto st = hub_->add(std::move(made).value()); !st) return st;
+    if (auto st = hub_->add(std::move(made).value(), std::move(metrics)); !st) return st;
     log::info("connector ready", {{"id", ref.id}, {"type", ref.type}, {"webhook", "/v1/webhooks/" + ref.id}});
   }
   hub_->define();

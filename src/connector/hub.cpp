@@ -73,6 +73,7 @@ struct Hub::Impl {
   explicit Impl(HubDeps d) : deps(std::move(d)) {}
   HubDeps deps;
   std::map<std::string, std::unique_ptr<Connector>, std::less<>> connectors;
+  std::map<std::string, std::unique_ptr<ConnectorMetrics>, std::less<>> metrics;
   std::mutex poll_mutex;
   std::condition_variable poll_cv;
   bool stopping = false;
@@ -279,11 +280,17 @@ struct Hub::Impl {
 Hub::Hub(HubDeps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
 Hub::~Hub() { stop(); }
 
-Status Hub::add(std::unique_ptr<Connector> connector) {
+Status Hub::add(std::unique_ptr<Connector> connector, std::unique_ptr<ConnectorMetrics> metrics) {
   const std::string id = connector->id();
   if (!impl_->connectors.emplace(id, std::move(connector)).second)
     return make_error(Errc::already_exists, "two connectors with the id " + id);
+  impl_->metrics[id] = std::move(metrics);
   return Ok{};
+}
+
+ConnectorMetrics* Hub::metrics(std::string_view id) const {
+  auto it = impl_->metrics.find(id);
+  return it == impl_->metrics.end() ? nullptr : it->second.get();
 }
 
 Connector* Hub::find(std::string_view id) const {

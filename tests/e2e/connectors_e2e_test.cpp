@@ -168,6 +168,15 @@ TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplaye
   auto metrics = client.get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("trueup_inbox_duplicates_total{source=\"" + ids_safe + "\"} 1"), std::string::npos);
+  // Per connector: 2 forged deliveries rejected, 3 accepted (two, then the
+  // malformed one), 1 duplicate.
+  for (const auto& [outcome, n] :
+       std::vector<std::pair<std::string, int>>{{"rejected", 2}, {"accepted", 3}, {"duplicate", 1}})
+    EXPECT_NE(metrics->body.find("trueup_connector_webhook_deliveries_total{connector=\"" + ids_safe + "\",outcome=\"" +
+                                 outcome + "\"} " + std::to_string(n)),
+              std::string::npos)
+        << outcome << "\n"
+        << metrics->body.substr(0, 200);
   stop_daemon(d);
 }
 

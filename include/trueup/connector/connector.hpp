@@ -36,6 +36,7 @@
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/budget.hpp"
 #include "trueup/connector/headers.hpp"
+#include "trueup/connector/metrics.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/model/inventory_movement.hpp"
 #include "trueup/model/order.hpp"
@@ -64,7 +65,7 @@ struct Inbound {
   std::string payload;     // the raw JSON text
 };
 
-struct WebhookOutcome {
+struct WebhookReceipt {
   std::vector<Inbound> messages;  // empty: nothing to process (a topic this connector does not take)
 };
 
@@ -96,7 +97,7 @@ class Connector {
   // messages. Errors: unauthenticated (signature missing or wrong: 401, and
   // nothing is recorded), invalid_argument (authentic but without the headers
   // or envelope that name the message: 400).
-  virtual Result<WebhookOutcome> receive_webhook(const WebhookRequest& request) = 0;
+  virtual Result<WebhookReceipt> receive_webhook(const WebhookRequest& request) = 0;
 
   // Polling (the reconciliation path for lost webhooks): 0 = this instance
   // does not poll. poll() fetches what changed since `cursor` ("" = never
@@ -120,6 +121,7 @@ class Connector {
 // What a connector type gets when the daemon creates an instance.
 struct Services {
   metrics::Registry& registry;
+  ConnectorMetrics& metrics;   // this instance's trueup_connector_* families
   http::OutboundClient& http;  // the process's shared outbound client
   BudgetRegistry& budgets;     // rate-limit budgets per target, shared
 };

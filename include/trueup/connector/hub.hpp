@@ -69,8 +69,10 @@ class Hub {
   explicit Hub(HubDeps deps);
   ~Hub();
 
-  // Errc::already_exists for a second instance with the same id.
-  Status add(std::unique_ptr<Connector> connector);
+  // Errc::already_exists for a second instance with the same id. `metrics`
+  // (the instance's, as given to its factory) counts its webhook deliveries.
+  Status add(std::unique_ptr<Connector> connector, std::unique_ptr<ConnectorMetrics> metrics);
+  ConnectorMetrics* metrics(std::string_view id) const;
   Connector* find(std::string_view id) const;
   std::vector<std::string> ids() const;
 
