@@ -44,11 +44,13 @@ class ScriptedProducer final : public bus::Producer {
  public:
   void produce(bus::Message m, std::function<void(Result<bus::Delivery>)> cb) override {
     const std::string id = *m.header("ce_id");
+    if (on_produce) on_produce(id);
     bool fail;
     {
       std::lock_guard lock(mu_);
       produced.push_back(id);
       fail = fail_ids.count(id) > 0;
+      if (fail && fail_once) fail_ids.erase(id);
     }
     if (fail)
       cb(make_error(Errc::timeout, "scripted failure"));
@@ -63,6 +65,8 @@ class ScriptedProducer final : public bus::Producer {
   std::mutex mu_;
   std::vector<std::string> produced;
   std::set<std::string> fail_ids;
+  bool fail_once = false;                              // a failed id is delivered when produced again
+  std::function<void(const std::string&)> on_produce;  // runs on the producing thread
 };
 
 class RelayTest : public ::testing::Test {
@@ -171,6 +175,53 @@ TEST_F(RelayTest, StopsAtTheFirstFailedEventAndResumesFromIt) {
   EXPECT_EQ(metric("trueup_outbox_published_total"), 10);
 }
 
+TEST_F(RelayTest, PipelinedThreadMarksNothingAfterAFailedEventAndResumesFromIt) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 300, 3);
+  const auto ids = ids_in_order();
+  const std::int64_t failed_seq = test::query_int(store(), "SELECT seq FROM trueup_outbox WHERE id = $1", {ids[75]});
+  producer.fail_ids = {ids[75]};
+  producer.fail_once = true;
+  // When the failed event is produced again: what was marked by then.
+  std::atomic<int> retries{0};
+  std::int64_t marked_before = -1, marked_after = -1;
+  producer.on_produce = [&](const std::string& id) {
+    if (id != ids[75]) return;
+    if (retries.fetch_add(1) != 1) return;
+    marked_before = test::query_int(
+        store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL AND seq < $1", {failed_seq});
+    marked_after = test::query_int(
+        store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL AND seq >= $1", {failed_seq});
+  };
+  RelaySettings settings;
+  settings.batch_size = 20;
+  settings.pipeline_depth = 4;
+  settings.retry_backoff = 10ms;
+  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  relay.start();
+  relay.notify();
+  ASSERT_TRUE(test::eventually(
+      [&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0; }));
+  relay.stop();
+
+  EXPECT_EQ(retries.load(), 2);
+  // Every event before the failed one was marked, none after it.
+  EXPECT_EQ(marked_before, 75);
+  EXPECT_EQ(marked_after, 0);
+  // Events before it went once; the retry republished from it on, in order.
+  std::lock_guard lock(producer.mu_);
+  // Later batches were in flight when the failure was found (the pipeline)
+  // and were sent again after it.
+  ASSERT_GT(producer.produced.size(), 300u + 5u);
+  EXPECT_EQ(std::vector<std::string>(producer.produced.begin(), producer.produced.begin() + 75),
+            std::vector<std::string>(ids.begin(), ids.begin() + 75));
+  const std::vector<std::string> tail(producer.produced.end() - 225, producer.produced.end());
+  EXPECT_EQ(tail, std::vector<std::string>(ids.begin() + 75, ids.end()));
+  EXPECT_EQ(metric("trueup_outbox_published_total"), 300);
+  EXPECT_EQ(metric("trueup_outbox_publish_failures_total"), 1);
+}
+
 TEST_F(RelayTest, OnlyTheLeaderPublishes) {
   ScriptedProducer producer;
   Outbox outbox(store(), clock_.clock());
@@ -221,12 +272,15 @@ TEST_F(RelayTest, GaugesShowPendingAndLagAndCleanupHonoursRetention) {
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 0);
 }
 
-TEST(RelaySettingsTest, RefusesAZeroBatch) {
+TEST(RelaySettingsTest, RefusesAZeroBatchOrPipeline) {
   auto db = test::open_test_store(test::Engine::sqlite);
   ScriptedProducer producer;
   metrics::Registry registry;
   RelaySettings settings;
   settings.batch_size = 0;
+  EXPECT_THROW(Relay(*db->store, producer, registry, settings), std::invalid_argument);
+  settings.batch_size = 10;
+  settings.pipeline_depth = 0;
   EXPECT_THROW(Relay(*db->store, producer, registry, settings), std::invalid_argument);
 }
 
