@@ -160,6 +160,10 @@ std::shared_ptr<const config::Schema> daemon_schema() {
           "relay", "The outbox relay publishing events to the bus.",
           {
               bounded(with_default("batch_size", Type::integer, "2000", "Events per publishing pass."), 1, 100000),
+              bounded(with_default("pipeline_depth", Type::integer, "4",
+                                   "Batches produced and not yet marked published; 1 = one batch at a time "
+                                   "(the smallest window in which a failed event's successors are already sent)."),
+                      1, 64),
               bounded(with_default("poll_interval", Type::duration, "200ms",
                                    "How often other instances' events are looked for."),
                       10, 600000),
@@ -305,6 +309,7 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
 
   auto r = root.section("relay");
   s.relay.batch_size = static_cast<std::size_t>(r.integer("batch_size"));
+  s.relay.pipeline_depth = static_cast<std::size_t>(r.integer("pipeline_depth"));
   s.relay.poll_interval = r.duration("poll_interval");
   s.relay.retry_backoff = r.duration("retry_backoff");
   s.relay.delivery_timeout = r.duration("delivery_timeout");
