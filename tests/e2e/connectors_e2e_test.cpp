@@ -36,7 +36,7 @@ std::string hmac_base64(const std::string& secret, const std::string& body) {
 
 // The first inventory level of the official Shopify example answers.
 json fixture_inventory_level() {
-  std::ifstream in(source_dir() + "/../shared/fixtures/shopify/rest-2026-07-inventory_level-examples.json");
+  std::ifstream in(fixtures_dir() + "/shopify/rest-2026-07-inventory_level-examples.json");
   auto doc = json::parse(in);
   return doc["examples"][0]["response_body"]["inventory_levels"][0];
 }

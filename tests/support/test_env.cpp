@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 namespace trueup::testing {
 namespace {
@@ -30,6 +31,18 @@ std::string require_kafka() {
 std::string trueup_binary() { return env_or_fail("TRUEUP_BINARY", "run the test through ctest"); }
 
 std::string source_dir() { return env_or_fail("TRUEUP_SOURCE_DIR", "run the test through ctest"); }
+
+std::string fixtures_dir() {
+  if (const char* dir = std::getenv("TRUEUP_FIXTURES_DIR"); dir != nullptr && *dir != '\0') return dir;
+  const std::filesystem::path source = std::filesystem::absolute(source_dir());
+  for (auto dir = source.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (std::filesystem::is_directory(dir / "shared" / "fixtures")) return (dir / "shared" / "fixtures").string();
+    if (dir == dir.root_path()) break;
+  }
+  ADD_FAILURE() << "no shared/fixtures beside " << source.string()
+                << " or its parents: set TRUEUP_FIXTURES_DIR to the official fixtures";
+  return (source.parent_path() / "shared" / "fixtures").string();
+}
 
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};

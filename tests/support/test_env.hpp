@@ -15,6 +15,11 @@ std::string require_kafka();
 std::string trueup_binary();
 // The repository root (TRUEUP_SOURCE_DIR).
 std::string source_dir();
+// The official API fixtures (never copied into the project): $TRUEUP_FIXTURES_DIR
+// when set, else the first `shared/fixtures` beside the repository or one of
+// its parent directories (the checkout's ../shared/fixtures). A gtest failure
+// (and the ../shared/fixtures path returned) when none exists.
+std::string fixtures_dir();
 // A fresh unique name with the given prefix, e.g. for topics, schemas, groups.
 std::string unique_name(const std::string& prefix);
 

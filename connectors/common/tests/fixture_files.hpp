@@ -16,9 +16,9 @@
 
 namespace trueup::connectors::testing {
 
-// $TRUEUP_SOURCE_DIR/../shared/fixtures/<relative>
+// <fixtures>/<relative> (trueup::testing::fixtures_dir(): the checkout's ../shared/fixtures)
 inline std::filesystem::path fixture_path(const std::string& relative) {
-  return std::filesystem::path(trueup::testing::source_dir()) / ".." / "shared" / "fixtures" / relative;
+  return std::filesystem::path(trueup::testing::fixtures_dir()) / relative;
 }
 
 inline std::string read_file(const std::filesystem::path& path) {
