@@ -88,7 +88,7 @@ Status Application::start_connectors(const std::string& source) {
     if (type == nullptr) return make_error(Errc::internal, "connector type " + ref.type + " is not registered");
     auto section = settings_.config->root().section("connectors").sections(ref.type).at(ref.index);
     auto metrics = std::make_unique<connector::ConnectorMetrics>(registry_, ref.id);
-    connector::Services services{registry_, *metrics, *outbound_, budgets_};
+    connector::Services services{registry_, *metrics, *outbound_, budgets_, hub_->external_ids()};
     auto made = type->create(ref.id, section, services);
     if (!made)
       return make_error(made.error().code, "connectors." + ref.type + "[" + std::to_string(ref.index) + "] (" + ref.id +

@@ -47,6 +47,18 @@ std::vector<model::InventoryMovement> restock_movements(const model::Refund& ref
   return out;
 }
 
+std::string_view to_string(Idempotency idempotency) noexcept {
+  switch (idempotency) {
+    case Idempotency::target_key:
+      return "target_key";
+    case Idempotency::natural_key:
+      return "natural_key";
+    case Idempotency::set_to_value:
+      return "set_to_value";
+  }
+  return "target_key";
+}
+
 bool valid_instance_id(std::string_view id) {
   if (id.empty() || id.size() > 64 || id.front() < 'a' || id.front() > 'z') return false;
   return std::all_of(id.begin(), id.end(),

@@ -43,6 +43,38 @@ class CrosswalkResolver final : public connectors::IdResolver {
   mutable std::optional<Error> error_;
 };
 
+// ExternalIds through the crosswalk.
+class CrosswalkIds final : public ExternalIds {
+ public:
+  explicit CrosswalkIds(crosswalk::Crosswalk& crosswalk) : crosswalk_(crosswalk) {}
+  Result<std::optional<std::string>> external_id(std::string_view system, std::string_view entity,
+                                                 std::string_view canonical_id) override {
+    auto found = crosswalk_.list(std::string(system), std::string(entity), std::string(canonical_id), 2);
+    if (!found) return std::move(found).error();
+    if (found->empty()) return std::optional<std::string>();
+    if (found->size() > 1)
+      return make_error(Errc::invalid_argument, std::string(system) + " " + std::string(entity) + " " +
+                                                    std::string(canonical_id) + " maps to more than one external id (" +
+                                                    (*found)[0].key.external_id + ", " + (*found)[1].key.external_id +
+                                                    "); keep one mapping");
+    return std::optional<std::string>(found->front().key.external_id);
+  }
+  Result<std::optional<std::string>> canonical_id(std::string_view system, std::string_view entity,
+                                                  std::string_view external_id) override {
+    return crosswalk_.resolve(crosswalk::Key{std::string(system), std::string(entity), std::string(external_id)});
+  }
+  Status learn(std::string_view system, std::string_view entity, std::string_view external_id,
+               std::string_view canonical_id) override {
+    auto put = crosswalk_.put(crosswalk::Key{std::string(system), std::string(entity), std::string(external_id)},
+                              std::string(canonical_id), "connector");
+    if (!put) return std::move(put).error();
+    return Ok{};
+  }
+
+ private:
+  crosswalk::Crosswalk& crosswalk_;
+};
+
 std::string message_ref(const Connector& c, const Inbound& m) { return c.id() + ":" + m.dedupe_key; }
 
 json inbound_json(const Connector& c, const Inbound& m) {
@@ -70,10 +102,13 @@ std::string unmapped_reason(const Connector& c, const connectors::MappingError& 
 }  // namespace
 
 struct Hub::Impl {
-  explicit Impl(HubDeps d) : deps(std::move(d)) {}
+  explicit Impl(HubDeps d) : deps(std::move(d)), ids(deps.crosswalk) {}
   HubDeps deps;
+  CrosswalkIds ids;
   std::map<std::string, std::unique_ptr<Connector>, std::less<>> connectors;
   std::map<std::string, std::unique_ptr<ConnectorMetrics>, std::less<>> metrics;
+  std::mutex specs_mutex;
+  std::map<std::string, std::vector<OperationSpec>, std::less<>> specs;
   std::mutex poll_mutex;
   std::condition_variable poll_cv;
   bool stopping = false;
@@ -231,14 +266,36 @@ struct Hub::Impl {
     if (it == connectors.end())
       return make_error(Errc::unavailable,
                         "connector " + input.value("connector", std::string()) + " is not configured on this instance");
-    auto message = inbound_of(input);
-    if (!message) return std::move(message).error();
+    auto received = inbound_of(input);
+    if (!received) return std::move(received).error();
     Connector& c = *it->second;
+    auto message = c.complete(*received);
+    if (!message) return std::move(message).error();
     auto [mapped, store_error] = map(c, *message);
     if (store_error) return *store_error;
     ctx.on_commit([this, &c, m = std::move(*message), mapped = std::move(mapped)](store::Transaction& tx) {
       return write(tx, c, m, mapped);
     });
+    return workflow::StepResult::done();
+  }
+
+  // The one step of an outbound workflow: the connector's call with the
+  // step's idempotency key; what it returns is kept in the context.
+  workflow::StepResult run_outbound(workflow::StepContext& ctx) {
+    const auto& input = ctx.input();
+    const std::string id = input.value("connector", std::string());
+    auto it = connectors.find(id);
+    if (it == connectors.end())
+      return make_error(Errc::unavailable, "connector " + id + " is not configured on this instance");
+    OutboundCall call;
+    call.operation = input.value("operation", std::string());
+    call.input = input.contains("input") ? input["input"] : json::object();
+    call.idempotency_key = ctx.idempotency_key();
+    call.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.deadline() - ctx.now());
+    auto result = it->second->perform(call);
+    if (!result) return std::move(result).error();
+    ctx.context()["result"] = std::move(result).value();
     return workflow::StepResult::done();
   }
 
@@ -310,11 +367,45 @@ void Hub::define() {
   map.name = "map";
   map.run = [&impl](workflow::StepContext& ctx) { return impl.run_inbound(ctx); };
   impl.deps.engine.define(workflow::WorkflowType{kInboundWorkflow, {map}});
+  workflow::Step perform;
+  perform.name = "perform";
+  perform.run = [&impl](workflow::StepContext& ctx) { return impl.run_outbound(ctx); };
+  perform.timeout = kOutboundStepTimeout;
+  impl.deps.engine.define(workflow::WorkflowType{kOutboundWorkflow, {perform}});
   for (auto& [id, c] : impl.connectors) {
     Connector* connector = c.get();
     impl.deps.crosswalk.set_replayer(
         id, [&impl, connector](const crosswalk::ParkedMessage& parked) { return impl.replay(*connector, parked); });
   }
+}
+
+ExternalIds& Hub::external_ids() { return impl_->ids; }
+
+Result<const OperationSpec*> Hub::operation(std::string_view connector_id, std::string_view operation) const {
+  const Connector* c = find(connector_id);
+  if (c == nullptr) return make_error(Errc::not_found, "no connector " + std::string(connector_id) + " is configured");
+  // operations() builds a fresh list; keep the specs per instance for stable pointers.
+  std::lock_guard lock(impl_->specs_mutex);
+  auto& specs = impl_->specs[std::string(connector_id)];
+  if (specs.empty()) specs = c->operations();
+  for (const auto& spec : specs)
+    if (spec.name == operation) return &spec;
+  std::string known;
+  for (const auto& spec : specs) known += (known.empty() ? "" : ", ") + spec.name;
+  return make_error(Errc::not_found, c->type() + " connector " + c->id() + " has no operation " +
+                                         std::string(operation) + " (it has: " + (known.empty() ? "none" : known) +
+                                         ")");
+}
+
+Result<workflow::Started> Hub::request(store::Transaction& tx, const OutboundRequest& request) {
+  auto spec = operation(request.connector, request.operation);
+  if (!spec) return std::move(spec).error();
+  if (request.dedupe_key.empty()) return make_error(Errc::invalid_argument, "an outbound request needs a dedupe key");
+  const json input{{"connector", request.connector}, {"operation", request.operation}, {"input", request.input}};
+  return impl_->deps.engine.start(
+      tx, kOutboundWorkflow,
+      request.correlation_key.empty() ? request.connector + ":" + request.operation : request.correlation_key, input,
+      request.connector + ":" + request.operation + ":" + request.dedupe_key);
 }
 
 void Hub::start_polling(Leadership leadership) {

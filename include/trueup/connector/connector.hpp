@@ -27,6 +27,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,54 @@ struct PollResult {
   std::string cursor;             // persisted with the messages, in one transaction
 };
 
+// Outbound operations: what Trueup asks a target system to do (set a
+// channel's availability, post a sale to the ERP, adjust POS stock). Each
+// runs as a "connector_outbound" workflow (Hub::request) whose one step calls
+// Connector::perform with the step's stable idempotency key, so a retry after
+// a crash or a timeout repeats the same call, and the target (or the
+// connector) makes it count once.
+
+// How an operation stays exactly-once under retries.
+enum class Idempotency {
+  target_key,    // the target dedupes on a key sent with the call (Square idempotency_key, Shopify GraphQL)
+  natural_key,   // a lookup by a natural key before creating (Business Central externalDocumentNumber)
+  set_to_value,  // the call sets an absolute value: repeating it changes nothing (Shopify inventory_levels/set)
+};
+std::string_view to_string(Idempotency idempotency) noexcept;  // "target_key", "natural_key", "set_to_value"
+
+struct OperationSpec {
+  std::string name;         // "set_available", "post_sale", ...: a metric label, part of the API path
+  std::string description;  // one line: what it does at the target, and its input
+  Idempotency idempotency = Idempotency::target_key;
+  std::string idempotency_detail;  // how exactly, e.g. "idempotency_key = the workflow step's key"
+};
+
+struct OutboundCall {
+  std::string operation;
+  nlohmann::json input;                            // the operation's input, in canonical ids (the connector maps them)
+  std::string idempotency_key;                     // stable across every retry of this call
+  std::chrono::steady_clock::time_point deadline;  // finish (or give up retryably) by then
+};
+
+// Canonical <-> external ids for connectors, through the crosswalk (under the
+// connector's crosswalk_system). Blocking (store round trip on a cache miss).
+class ExternalIds {
+ public:
+  virtual ~ExternalIds() = default;
+  // The external id of a canonical one (outbound calls): nullopt when
+  // unmapped. invalid_argument when several external ids map to it (the
+  // target cannot be chosen). Errors: the store's.
+  virtual Result<std::optional<std::string>> external_id(std::string_view system, std::string_view entity,
+                                                         std::string_view canonical_id) = 0;
+  // The canonical id of an external one, nullopt when unmapped.
+  virtual Result<std::optional<std::string>> canonical_id(std::string_view system, std::string_view entity,
+                                                          std::string_view external_id) = 0;
+  // Records a mapping the connector learned from the target (Square: a
+  // catalog variation's SKU); replays messages parked for it.
+  virtual Status learn(std::string_view system, std::string_view entity, std::string_view external_id,
+                       std::string_view canonical_id) = 0;
+};
+
 // What a message means in the canonical model.
 struct Canonical {
   std::vector<model::InventoryMovement> movements;
@@ -109,6 +158,26 @@ class Connector {
     return make_error(Errc::unsupported, type_ + " connectors do not poll");
   }
 
+  // The outbound operations this instance can perform (empty: none).
+  virtual std::vector<OperationSpec> operations() const { return {}; }
+  // Performs one operation; returns what the target answered that is worth
+  // keeping (ids, versions) as JSON. Must count once per
+  // call.idempotency_key, however often it is repeated. Errors: retryable
+  // ones (unavailable, timeout, conflict; a rate-limit pause or an open
+  // circuit) make the workflow wait and retry; others fail it permanently
+  // and open an exception with the message (invalid_argument: input the
+  // operation cannot take; not_found: an id without an external mapping).
+  virtual Result<nlohmann::json> perform(const OutboundCall& call) {
+    return make_error(Errc::unsupported, type_ + " connector " + id_ + " has no outbound operation " + call.operation);
+  }
+
+  // Completes a message that only names what changed (Square order.* events
+  // carry id/state/version: the order is fetched), before map(); may also
+  // learn missing mappings from the target. Called on a workflow step:
+  // blocking is fine; an error fails the step (retryable ones are retried).
+  // Default: the message as it is.
+  virtual Result<Inbound> complete(const Inbound& message) { return message; }
+
   // Parses and maps one message. unmapped_* errors park it until the mapping
   // exists; invalid_payload quarantines it; unsupported records it as ignored.
   virtual connectors::Mapped<Canonical> map(const Inbound& message, const connectors::IdResolver& resolver) = 0;
@@ -124,6 +193,7 @@ struct Services {
   ConnectorMetrics& metrics;   // this instance's trueup_connector_* families
   http::OutboundClient& http;  // the process's shared outbound client
   BudgetRegistry& budgets;     // rate-limit budgets per target, shared
+  ExternalIds& ids;            // crosswalk lookups both ways (outbound calls, learned mappings)
 };
 
 struct ConnectorType {

@@ -2,6 +2,14 @@
 // The daemon's configured connector instances and what ties them to the
 // durable core.
 //
+// Outbound: request() starts a "connector_outbound" workflow in the caller's
+// transaction (so a state change and the calls it causes commit together);
+// its one step, "perform", calls Connector::perform with the step's stable
+// idempotency key and keeps the answer in the workflow's context. Retryable
+// errors wait and retry (retry policy "connector_outbound.perform",
+// overridable in `workflow.retry`); others fail the workflow, which opens a
+// workflow exception with the target's message.
+//
 // Ingress: a webhook delivery that the connector accepts becomes inbox rows
 // (source = the instance id, dedupe key = the delivery id) and one
 // "connector_inbound" workflow per new message, committed before the sender
@@ -26,6 +34,7 @@
 // Thread-safety: add() and define() before the engine runs; the rest from
 // any thread.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +56,19 @@ class Crosswalk;
 namespace trueup::connector {
 
 inline constexpr const char* kInboundWorkflow = "connector_inbound";
+inline constexpr const char* kOutboundWorkflow = "connector_outbound";
+// The outbound step's timeout (a call's in-call retries and rate-limit waits
+// included); past it the attempt counts as a retryable timeout.
+inline constexpr std::chrono::milliseconds kOutboundStepTimeout{180000};
+
+// One outbound operation to run (Hub::request).
+struct OutboundRequest {
+  std::string connector;        // instance id
+  std::string operation;        // one of its OperationSpec names
+  nlohmann::json input;         // the operation's input
+  std::string dedupe_key;       // a second request with the same key is the same workflow
+  std::string correlation_key;  // for listing and signals; default "<connector>:<operation>"
+};
 
 struct HubDeps {
   store::Store& store;
@@ -81,6 +103,15 @@ class Hub {
   void define();
 
   static InboundIntake intake(const Connector& connector, const Inbound& message);
+
+  // Crosswalk lookups for connectors (Services::ids).
+  ExternalIds& external_ids();
+  // The spec of `operation` on instance `connector_id`: not_found names what
+  // is missing (and lists the instance's operations).
+  Result<const OperationSpec*> operation(std::string_view connector_id, std::string_view operation) const;
+  // Starts the outbound workflow (see above). not_found for an unknown
+  // instance or operation; created=false when `dedupe_key` was seen.
+  Result<workflow::Started> request(store::Transaction& tx, const OutboundRequest& request);
 
   // Starts a poller thread per instance whose poll_interval() is not 0. A
   // poll runs only while `leadership(instance id)` says this process holds
