@@ -5,13 +5,13 @@
 // (shopify_mapping.hpp). Registered as "shopify" under `connectors:`.
 
 #include <array>
-#include <thread>
 
 #include "common/exact_json.hpp"
 #include "shopify_mapping.hpp"
 #include "shopify_payloads.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/connector/signature.hpp"
+#include "trueup/connector/target.hpp"
 #include "trueup/core/digest.hpp"
 #include "trueup/http/outbound.hpp"
 #include "trueup/log/log.hpp"
@@ -53,21 +53,6 @@ std::string next_link(std::string_view link) {
   return {};
 }
 
-std::string query_escape(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out.push_back(static_cast<char>(ch));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[ch >> 4]);
-      out.push_back(hex[ch & 15]);
-    }
-  }
-  return out;
-}
-
 struct PollSettings {
   std::string base_url;  // "https://shop.myshopify.com" (or a simulator)
   std::string access_token;
@@ -84,9 +69,8 @@ class ShopifyConnector final : public connector::Connector {
         channel_(std::move(channel)),
         secrets_(std::move(secrets)),
         poll_(std::move(poll)),
-        http_(services.http),
-        metrics_(services.metrics),
-        budget_(services.budgets.obtain("shopify:" + this->id(), connector::shopify_rest_budget())) {}
+        ids_(services.ids),
+        target_(target_settings(this->id(), poll_), services.budgets, services.http, services.metrics) {}
 
   std::chrono::milliseconds poll_interval() const override { return poll_.interval; }
 
@@ -102,12 +86,16 @@ class ShopifyConnector final : public connector::Connector {
     }
     connector::PollResult out;
     model::Timestamp newest = cursor.empty() ? from : *model::Timestamp::parse(cursor);
-    std::string url = poll_.base_url + "/admin/api/2026-07/orders.json?status=any&limit=250&updated_at_min=" +
-                      query_escape(from.to_utc_string());
+    std::string url = "/admin/api/2026-07/orders.json?status=any&limit=250&updated_at_min=" +
+                      connector::query_escape(from.to_utc_string());
     for (int pages = 0; !url.empty(); ++pages) {
       if (pages >= 1000) return make_error(Errc::internal, "shopify poll: more than 1000 pages; stopped");
-      auto reply = get(url);
+      connector::TargetCall call;
+      call.operation = "orders.list";
+      call.path = url;
+      auto reply = target_.send(call);
       if (!reply) return std::move(reply).error();
+      if (reply->status != 200) return connector::http_error("shopify orders.list", *reply);
       auto doc = parse_exact(reply->body);
       if (!doc || !doc->is_object() || !doc->contains("orders") || !(*doc)["orders"].is_array())
         return make_error(Errc::unavailable, "shopify poll: the orders answer is not {\"orders\": [...]}");
@@ -128,6 +116,19 @@ class ShopifyConnector final : public connector::Connector {
     }
     out.cursor = newest.to_utc_string();
     return out;
+  }
+
+  std::vector<connector::OperationSpec> operations() const override {
+    if (poll_.base_url.empty() || poll_.access_token.empty()) return {};
+    return {{"set_available",
+             "Sets a SKU's available quantity at a location: POST inventory_levels/set.json. Input {sku, location, "
+             "available}; ids through the crosswalk (inventory_item, location).",
+             connector::Idempotency::set_to_value, "the call sets an absolute value; repeating it changes nothing"}};
+  }
+
+  Result<nlohmann::json> perform(const connector::OutboundCall& call) override {
+    if (call.operation == "set_available" && !operations().empty()) return set_available(call);
+    return Connector::perform(call);
   }
 
   Result<WebhookReceipt> receive_webhook(const WebhookRequest& request) override {
@@ -175,47 +176,61 @@ class ShopifyConnector final : public connector::Connector {
   }
 
  private:
-  // One GET within the shop's REST budget; 429/5xx/unreachable retried a few
-  // times with the budget's pause or a backoff, then the poll gives up.
-  Result<http::OutboundReply> get(const std::string& url) {
-    Error last = make_error(Errc::unavailable, "shopify: not tried");
-    for (int attempt = 0; attempt < 6; ++attempt) {
-      for (;;) {
-        auto admission = budget_.try_acquire(std::chrono::steady_clock::now());
-        if (admission.granted) break;
-        std::this_thread::sleep_for(admission.wait);  // the rate limit itself
-      }
-      http::OutboundRequest request;
-      request.url = url;
-      request.target = "shopify:" + id();
-      request.headers.add("X-Shopify-Access-Token", poll_.access_token);
-      request.headers.add("Accept", "application/json");
-      const auto started = std::chrono::steady_clock::now();
-      auto reply = http_.send(request);
-      metrics_.record_request("orders.list", reply ? reply->status : 0, std::chrono::steady_clock::now() - started);
-      if (!reply) {
-        last = reply.error();
-        std::this_thread::sleep_for(std::chrono::milliseconds(200) * (1 << attempt));  // backoff
-        continue;
-      }
-      budget_.observe(reply->status, connector::header_lookup(reply->headers), std::chrono::steady_clock::now(),
-                      std::chrono::system_clock::now());
-      metrics_.set_budget_remaining(budget_.snapshot(std::chrono::steady_clock::now()).remaining);
-      if (reply->status == 200) return reply;
-      last = make_error(reply->status == 429 || reply->status >= 500 ? Errc::unavailable : Errc::invalid_argument,
-                        "shopify GET " + url.substr(0, url.find('?')) + ": HTTP " + std::to_string(reply->status));
-      if (reply->status != 429 && reply->status < 500) break;  // 401, 400: retrying will not help
-      if (reply->status >= 500) std::this_thread::sleep_for(std::chrono::milliseconds(200) * (1 << attempt));
-    }
-    return last;
+  static connector::TargetSettings target_settings(const std::string& id, const PollSettings& poll) {
+    connector::TargetSettings t;
+    t.name = "shopify:" + id;
+    t.base_url = poll.base_url;
+    t.budget = connector::shopify_rest_budget();
+    t.headers.add("X-Shopify-Access-Token", poll.access_token);
+    t.headers.add("Accept", "application/json");
+    return t;
+  }
+
+  // The external id of a canonical one, or not_found saying what to map.
+  Result<std::string> external(std::string_view entity, const std::string& canonical) {
+    auto found = ids_.external_id(kSystem, entity, canonical);
+    if (!found) return std::move(found).error();
+    if (!*found)
+      return make_error(Errc::not_found, "no shopify " + std::string(entity) + " is mapped to " + canonical +
+                                             " (PUT /v1/crosswalk/shopify/" + std::string(entity) + "/{id})");
+    return **found;
+  }
+
+  // set_available: POST inventory_levels/set.json with the absolute value.
+  Result<nlohmann::json> set_available(const connector::OutboundCall& call) {
+    const auto& in = call.input;
+    if (!in.contains("sku") || !in["sku"].is_string() || !in.contains("location") || !in["location"].is_string() ||
+        !in.contains("available") || !in["available"].is_number_integer())
+      return make_error(Errc::invalid_argument,
+                        "set_available takes {\"sku\": string, \"location\": string, \"available\": integer}");
+    auto item = external(kInventoryItemEntity, in["sku"].get<std::string>());
+    if (!item) return std::move(item).error();
+    auto location = external(kLocationEntity, in["location"].get<std::string>());
+    if (!location) return std::move(location).error();
+    auto body = build_inventory_level_set(InventoryLevelSet{*location, *item, in["available"].get<std::int64_t>()});
+    if (!body) return make_error(Errc::invalid_argument, "set_available: " + body.error().message);
+    connector::TargetCall c;
+    c.operation = "inventory_levels.set";
+    c.method = "POST";
+    c.path = "/admin/api/2026-07/inventory_levels/set.json";
+    c.headers.add("Content-Type", "application/json");
+    c.body = dump_exact(*body);
+    c.deadline = call.deadline;
+    auto reply = target_.send(c);
+    if (!reply) return std::move(reply).error();
+    if (reply->status != 200 && reply->status != 201)
+      return connector::http_error("shopify inventory_levels/set", *reply);
+    auto doc = parse_exact(reply->body);
+    if (!doc || !doc->is_object() || !doc->contains("inventory_level"))
+      return make_error(Errc::unavailable, "shopify inventory_levels/set: the answer has no inventory_level");
+    return (*doc)["inventory_level"];
   }
 
   model::ChannelCode channel_;
   connector::SecretSet secrets_;
   PollSettings poll_;
-  http::OutboundClient& http_;
-  connector::ConnectorMetrics& metrics_;
-  connector::Budget& budget_;
+  connector::ExternalIds& ids_;
+  connector::Target target_;
 };
 
 const connector::Registrar registrar{connector::ConnectorType{
@@ -232,7 +247,7 @@ const connector::Registrar registrar{connector::ConnectorType{
         config::optional("api_base_url", Type::string,
                          "Admin API base URL; default https://{shop_domain}. A simulator's URL in tests."),
         config::optional("access_token", Type::secret,
-                         "Admin API access token (X-Shopify-Access-Token); needed for polling."),
+                         "Admin API access token (X-Shopify-Access-Token); needed for polling and set_available."),
         config::bounded(config::with_default("poll_interval", Type::duration, "0s",
                                              "How often orders are polled by updated_at_min (the reconciliation "
                                              "path for lost webhooks); 0s = no polling."),

@@ -6,6 +6,7 @@
 
 #include "group_commit.hpp"
 #include "trueup/connector/hub.hpp"
+#include "trueup/core/digest.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/query.hpp"
 #include "trueup/inventory/ledger.hpp"
@@ -335,6 +336,60 @@ Response exception_action(const SystemApi& api, const Request& r, const Principa
   return Response::json(200, out->to_json().dump());
 }
 
+json connector_json(const connector::Connector& c) {
+  json ops = json::array();
+  for (const auto& op : c.operations())
+    ops.push_back({{"name", op.name},
+                   {"description", op.description},
+                   {"idempotency", std::string(connector::to_string(op.idempotency))},
+                   {"idempotency_detail", op.idempotency_detail}});
+  return {{"id", c.id()},
+          {"type", c.type()},
+          {"webhook_path", "/v1/webhooks/" + c.id()},
+          {"poll_interval_ms", c.poll_interval().count()},
+          {"operations", ops}};
+}
+
+// Starts an outbound operation: one "connector_outbound" workflow per
+// Idempotency-Key (or, without one, per request body), committed together
+// with the key's stored response.
+void outbound_operation(const SystemApi& api, const Request& r, const Principal& who, Reply reply) {
+  if (api.connectors == nullptr)
+    return reply(http::problem(404, "/problems/not-found", "Not Found", "no connectors are configured"));
+  with_idempotency(api, r, who, std::move(reply), [&](const messaging::IdempotencyClaim* claim, Finish finish) {
+    auto body = parse_json_body(r);
+    if (!body) return finish(error_response(body.error()), body.error());
+    if (!body->is_object()) {
+      auto e = make_error(Errc::invalid_argument, "the body must be a JSON object: the operation's input");
+      return finish(http::problem(400, "/problems/invalid-body", "Bad Request", e.message), e);
+    }
+    connector::OutboundRequest request;
+    request.connector = param(r, "id");
+    request.operation = param(r, "operation");
+    request.input = std::move(*body);
+    const std::string* key = r.header("idempotency-key");
+    request.dedupe_key = key != nullptr ? "key:" + *key : "sha256:" + sha256_hex(request.input.dump());
+    std::string text;
+    auto st = api.store.transact([&](store::Transaction& tx) -> Status {
+      auto started = api.connectors->request(tx, request);
+      if (!started) return std::move(started).error();
+      text = json{{"workflow_id", started->id},
+                  {"created", started->created},
+                  {"connector", request.connector},
+                  {"operation", request.operation}}
+                 .dump();
+      if (claim != nullptr) {
+        messaging::StoredResponse stored{202, {{"Content-Type", "application/json"}}, text};
+        if (auto c = api.idempotency.complete(tx, *claim, stored); !c) return std::move(c).error();
+      }
+      return Ok{};
+    });
+    if (!st) return finish(error_response(st.error()), st.error());
+    if (api.after_commit) api.after_commit();
+    finish(Response::json(202, std::move(text)), Ok{});
+  });
+}
+
 json mapping_json(const crosswalk::Mapping& m) {
   return {{"system", m.key.system},         {"entity", m.key.entity},     {"external_id", m.key.external_id},
           {"canonical_id", m.canonical_id}, {"updated_at", m.updated_at}, {"updated_by", m.updated_by}};
@@ -376,6 +431,18 @@ void add_system_api(http::Router& router, const SystemApi& api) {
       respond(std::move(r));
     }
   });
+
+  router.add("GET", "/v1/connectors", guarded(api, Scope::read, [&api](const Request&, const Principal&) {
+               json items = json::array();
+               if (api.connectors != nullptr)
+                 for (const auto& id : api.connectors->ids())
+                   items.push_back(connector_json(*api.connectors->find(id)));
+               return Response::json(200, json{{"items", items}}.dump());
+             }));
+  router.add("POST", "/v1/connectors/{id}/operations/{operation}",
+             guarded_async(api, Scope::operate, [&api](const Request& r, const Principal& p, Reply reply) {
+               outbound_operation(api, r, p, std::move(reply));
+             }));
 
   router.add("GET", "/v1/workflows", guarded(api, Scope::read, [&api](const Request& r, const Principal&) {
                auto q = query_of(r);

@@ -49,6 +49,38 @@ std::string instance_id(const std::string& prefix) {
   return id;
 }
 
+// The Shopify simulator: the real binary, the example seed; returns once its
+// admin endpoint answers (bounded: 60 s).
+std::unique_ptr<Process> start_shopify_sim(std::uint16_t port) {
+  auto sim = std::make_unique<Process>(
+      std::vector<std::string>{trueup_binary(), "sim", "shopify", "--port", std::to_string(port), "--seed",
+                               source_dir() + "/config/examples/shopify-sim-seed.json"},
+      std::map<std::string, std::string>{{"SHOPIFY_ACCESS_TOKEN", "shpat_e2e_token"}}, make_temp_dir("trueup-sim-"));
+  HttpClient shop("127.0.0.1", port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && sim->running()) {
+    auto r = shop.get("/_sim/inspect");
+    if (r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
+  }
+  EXPECT_TRUE(sim->running()) << sim->stderr_text();
+  return sim;
+}
+
+// The daemon's YAML for one Shopify instance `id` calling the simulator.
+std::string shopify_daemon_yaml(const std::string& id, std::uint16_t sim_port, const std::string& extra) {
+  return "instance_id: " + id +
+         "\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+         "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
+         "store:\n  postgres:\n    url: ${E2E_PG}\n"
+         "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+         "connectors:\n  shopify:\n    - id: " +
+         id + "\n      channel: " + id +
+         "\n      webhook_secret: ${SHOP_SECRET}\n"
+         "      api_base_url: http://127.0.0.1:" +
+         std::to_string(sim_port) + "\n      access_token: ${SHOP_TOKEN}\n" + extra;
+}
+
 TEST(ConnectorsE2E, ShopifyWebhooksAreVerifiedRecordedOnceParkedMappedAndReplayed) {
   const std::string pg = require_pg_url(), kafka = require_kafka();
   ASSERT_FALSE(pg.empty() || kafka.empty());
@@ -245,20 +277,11 @@ TEST(ConnectorsE2E, SquareInventoryCountWebhookSignedOverUrlAndBody) {
 TEST(ConnectorsE2E, ShopifyPollingThroughTheSimulatorPagesDedupesAndSurvivesFaults) {
   const std::string pg = require_pg_url(), kafka = require_kafka();
   ASSERT_FALSE(pg.empty() || kafka.empty());
-  // The Shopify simulator: the real binary, the example seed.
   const std::uint16_t sim_port = free_port();
-  const std::string sim_dir = make_temp_dir("trueup-sim-");
-  Process sim({trueup_binary(), "sim", "shopify", "--port", std::to_string(sim_port), "--seed",
-               source_dir() + "/config/examples/shopify-sim-seed.json"},
-              {{"SHOPIFY_ACCESS_TOKEN", "shpat_e2e_token"}}, sim_dir);
+  auto sim_process = start_shopify_sim(sim_port);
+  ASSERT_FALSE(HasFatalFailure());
+  Process& sim = *sim_process;
   HttpClient shop("127.0.0.1", sim_port);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && sim.running()) {
-    auto r = shop.get("/_sim/inspect");
-    if (r && r->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
-  }
-  ASSERT_TRUE(sim.running()) << sim.stderr_text();
   // 300 orders: two pages of 250.
   auto created =
       shop.request("POST", "/_sim/orders", R"({"line_items":[{"variant_id":808950810,"quantity":1}],"count":300})");
@@ -267,16 +290,7 @@ TEST(ConnectorsE2E, ShopifyPollingThroughTheSimulatorPagesDedupesAndSurvivesFaul
 
   const std::string id = instance_id("web"), channel = id;
   Daemon d;
-  start_daemon(d,
-               "instance_id: poll-e2e\nhttp:\n  port: ${PORT}\n  access_log: false\n"
-               "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
-               "store:\n  postgres:\n    url: ${E2E_PG}\n"
-               "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
-               "connectors:\n  shopify:\n    - id: " +
-                   id + "\n      channel: " + channel +
-                   "\n      webhook_secret: ${SHOP_SECRET}\n"
-                   "      api_base_url: http://127.0.0.1:" +
-                   std::to_string(sim_port) + "\n      access_token: ${SHOP_TOKEN}\n      poll_interval: 1s\n",
+  start_daemon(d, shopify_daemon_yaml(id, sim_port, "      poll_interval: 1s\n"),
                {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", kSecret}, {"SHOP_TOKEN", "shpat_e2e_token"}});
   ASSERT_FALSE(HasFatalFailure());
   HttpClient client("127.0.0.1", d.port);
@@ -322,6 +336,145 @@ TEST(ConnectorsE2E, ShopifyPollingThroughTheSimulatorPagesDedupesAndSurvivesFaul
   stop_daemon(d);
   sim.signal(SIGTERM);
   EXPECT_TRUE(sim.wait(std::chrono::seconds(30)).has_value());
+}
+
+// Outbound: set_available through POST /v1/connectors/{id}/operations/...,
+// one connector_outbound workflow per request, against a shop that fails a
+// fifth of its calls and whose leaky bucket (40, 2/s) is smaller than the
+// burst: every level ends at its value, 429s stay at most 1% of calls, a
+// repeated Idempotency-Key is the same workflow, and an unmapped SKU fails
+// (nothing to undo: compensated) with an exception that says what to map.
+TEST(ConnectorsE2E, ShopifySetAvailableThroughOutboundWorkflowsUnderFaultsAndTheBucket) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  const std::uint16_t sim_port = free_port();
+  auto sim = start_shopify_sim(sim_port);
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient shop("127.0.0.1", sim_port);
+  const std::string id = instance_id("out");
+  Daemon d;
+  start_daemon(d, shopify_daemon_yaml(id, sim_port, ""),
+               {{"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", kSecret}, {"SHOP_TOKEN", "shpat_e2e_token"}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+
+  auto listed = client.get("/v1/connectors");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  bool found = false;
+  const json connectors = json::parse(listed->body);
+  for (const auto& c : connectors["items"])
+    if (c["id"] == id) {
+      found = true;
+      ASSERT_EQ(c["operations"].size(), 1u) << c.dump();
+      EXPECT_EQ(c["operations"][0]["name"], "set_available");
+      EXPECT_EQ(c["operations"][0]["idempotency"], "set_to_value");
+    }
+  EXPECT_TRUE(found) << listed->body;
+
+  // Canonical SKUs and locations of this run, mapped to the seed's ids (one
+  // inventory item id beyond 2^53).
+  const std::string run = id;
+  const std::vector<std::pair<std::string, std::string>> items{
+      {"808950810", run + "-PINK"}, {"49148385", run + "-RED"}, {"9223372036854775805", run + "-BIG"}};
+  const std::vector<std::pair<std::string, std::string>> locations{{"655441491", run + "-WH"},
+                                                                   {"487838322", run + "-NYC"}};
+  for (const auto& [external, canonical] : items)
+    ASSERT_EQ(client
+                  .request("PUT", "/v1/crosswalk/shopify/inventory_item/" + external,
+                           json{{"canonical_id", canonical}}.dump())
+                  ->status,
+              200);
+  for (const auto& [external, canonical] : locations)
+    ASSERT_EQ(
+        client.request("PUT", "/v1/crosswalk/shopify/location/" + external, json{{"canonical_id", canonical}}.dump())
+            ->status,
+        200);
+  ASSERT_EQ(shop.request("PUT", "/_sim/faults", R"({"error_share":0.2,"seed":7})")->status, 200);
+  ASSERT_EQ(shop.request("POST", "/_sim/reset", "")->status, 200);
+
+  // 10 rounds over the 6 levels, each with its own Idempotency-Key: 60
+  // workflows, at most 4 running at once against a 40-call bucket.
+  auto value = [](std::size_t item, std::size_t location) { return static_cast<int>(7 + 3 * item + location); };
+  const std::string path = "/v1/connectors/" + id + "/operations/set_available";
+  for (int round = 0; round < 10; ++round)
+    for (std::size_t i = 0; i < items.size(); ++i)
+      for (std::size_t l = 0; l < locations.size(); ++l) {
+        const json body{{"sku", items[i].second}, {"location", locations[l].second}, {"available", value(i, l)}};
+        auto r = client.request("POST", path, body.dump(),
+                                {{"Idempotency-Key", run + "-" + std::to_string(round) + "-" + std::to_string(i) + "-" +
+                                                         std::to_string(l)}});
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 202) << r->body;
+        EXPECT_TRUE(json::parse(r->body)["created"].get<bool>());
+      }
+  // The same key again: the stored answer, no new workflow.
+  auto again = client.request(
+      "POST", path,
+      json{{"sku", items[0].second}, {"location", locations[0].second}, {"available", value(0, 0)}}.dump(),
+      {{"Idempotency-Key", run + "-0-0-0"}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202);
+  EXPECT_EQ(again->header("idempotent-replayed"), "true");
+  // An unknown operation and an unmapped SKU.
+  EXPECT_EQ(client.request("POST", "/v1/connectors/" + id + "/operations/teleport", "{}")->status, 404);
+  auto unmapped = client.request(
+      "POST", path, json{{"sku", run + "-NOPE"}, {"location", locations[0].second}, {"available", 1}}.dump());
+  ASSERT_TRUE(unmapped);
+  ASSERT_EQ(unmapped->status, 202) << unmapped->body;
+  const std::string unmapped_workflow = json::parse(unmapped->body)["workflow_id"];
+
+  const std::string mine =
+      "FROM trueup_workflow WHERE type = 'connector_outbound' AND correlation_key = '" + id + ":set_available'";
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) " + mine + " AND state = 'completed'", "60", std::chrono::seconds(240)));
+  EXPECT_TRUE(eventually(pg, "SELECT state " + mine + " AND id = '" + unmapped_workflow + "'", "compensated",
+                         std::chrono::seconds(60)));
+  EXPECT_EQ(psql(pg, "SELECT count(*) " + mine), "61");
+  const std::string reason = psql(pg,
+                                  "SELECT reason FROM trueup_exception WHERE kind = 'workflow_failed' AND "
+                                  "ref_id = '" +
+                                      unmapped_workflow + "' AND state = 'open'");
+  EXPECT_NE(reason.find("no shopify inventory_item is mapped to " + run + "-NOPE"), std::string::npos) << reason;
+
+  auto inspect = shop.get("/_sim/inspect");
+  ASSERT_TRUE(inspect);
+  auto j = json::parse(inspect->body);
+  const long long calls = j["requests"].value("inventory_levels/set", 0LL);
+  EXPECT_GE(calls, 60);
+  EXPECT_GT(j["injected_5xx"].get<long long>(), 0) << "the faults were on";
+  EXPECT_LE(j["throttled_429"].get<long long>() * 100, calls) << "429s above 1% of calls: " << inspect->body;
+
+  // Every level holds its value, read back from the shop.
+  ASSERT_EQ(shop.request("PUT", "/_sim/faults", R"({"error_share":0})")->status, 200);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    // The test's own reads share the shop's bucket: a 429 is waited out.
+    std::optional<HttpReply> levels;
+    for (int tries = 0; tries < 50; ++tries) {
+      levels = shop.request("GET", "/admin/api/2026-07/inventory_levels.json?inventory_item_ids=" + items[i].first, "",
+                            {{"X-Shopify-Access-Token", "shpat_e2e_token"}});
+      if (!levels || levels->status != 429) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Retry-After: the leak of one call
+    }
+    ASSERT_TRUE(levels);
+    ASSERT_EQ(levels->status, 200) << levels->body;
+    // Ids are compared as text: the big one does not fit a double.
+    const std::string text = levels->body;
+    for (std::size_t l = 0; l < locations.size(); ++l) {
+      const std::string needle = "\"location_id\":" + locations[l].first;
+      const auto at = text.find(needle);
+      ASSERT_NE(at, std::string::npos) << text;
+      const auto object_start = text.rfind('{', at), object_end = text.find('}', at);
+      const std::string object = text.substr(object_start, object_end - object_start + 1);
+      EXPECT_NE(object.find("\"available\":" + std::to_string(value(i, l))), std::string::npos) << object;
+      EXPECT_NE(object.find("\"inventory_item_id\":" + items[i].first), std::string::npos) << object;
+    }
+  }
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("operation=\"inventory_levels.set\""), std::string::npos);
+  stop_daemon(d);
+  sim->signal(SIGTERM);
+  EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());
 }
 
 }  // namespace
