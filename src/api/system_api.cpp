@@ -364,7 +364,7 @@ void outbound_operation(const SystemApi& api, const Request& r, const Principal&
       return finish(http::problem(400, "/problems/invalid-body", "Bad Request", e.message), e);
     }
     connector::OutboundRequest request;
-    request.connector = param(r, "id");
+    request.connector = param(r, "connector");
     request.operation = param(r, "operation");
     request.input = std::move(*body);
     const std::string* key = r.header("idempotency-key");
@@ -439,7 +439,7 @@ void add_system_api(http::Router& router, const SystemApi& api) {
                    items.push_back(connector_json(*api.connectors->find(id)));
                return Response::json(200, json{{"items", items}}.dump());
              }));
-  router.add("POST", "/v1/connectors/{id}/operations/{operation}",
+  router.add("POST", "/v1/connectors/{connector}/operations/{operation}",
              guarded_async(api, Scope::operate, [&api](const Request& r, const Principal& p, Reply reply) {
                outbound_operation(api, r, p, std::move(reply));
              }));
