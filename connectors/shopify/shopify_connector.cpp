@@ -10,6 +10,7 @@
 #include "shopify_mapping.hpp"
 #include "shopify_payloads.hpp"
 #include "trueup/connector/connector.hpp"
+#include "trueup/connector/operations.hpp"
 #include "trueup/connector/signature.hpp"
 #include "trueup/connector/target.hpp"
 #include "trueup/core/digest.hpp"
@@ -120,14 +121,14 @@ class ShopifyConnector final : public connector::Connector {
 
   std::vector<connector::OperationSpec> operations() const override {
     if (poll_.base_url.empty() || poll_.access_token.empty()) return {};
-    return {{"set_available",
+    return {{connector::kSetAvailable,
              "Sets a SKU's available quantity at a location: POST inventory_levels/set.json. Input {sku, location, "
              "available}; ids through the crosswalk (inventory_item, location).",
              connector::Idempotency::set_to_value, "the call sets an absolute value; repeating it changes nothing"}};
   }
 
   Result<nlohmann::json> perform(const connector::OutboundCall& call) override {
-    if (call.operation == "set_available" && !operations().empty()) return set_available(call);
+    if (call.operation == connector::kSetAvailable && !operations().empty()) return set_available(call);
     return Connector::perform(call);
   }
 

@@ -1,10 +1,12 @@
 #include "application.hpp"
 
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "trueup/connector/operations.hpp"
 #include "trueup/core/time.hpp"
 #include "trueup/core/version.hpp"
 #include "trueup/inventory/ledger.hpp"
@@ -97,6 +99,40 @@ Status Application::start_connectors(const std::string& source) {
     log::info("connector ready", {{"id", ref.id}, {"type", ref.type}, {"webhook", "/v1/webhooks/" + ref.id}});
   }
   hub_->define();
+  if (!settings_.erp.connector.empty()) {
+    auto op = hub_->operation(settings_.erp.connector, connector::kPostSale);
+    if (!op) return make_error(Errc::invalid_argument, "erp.connector: " + op.error().message);
+  }
+  return Ok{};
+}
+
+// An order version recorded: starts its ERP posting once per order (the
+// connector_outbound workflow's dedupe key is the order id), in the same
+// transaction.
+Status Application::book_sale(store::Transaction& tx, const model::Order& order) {
+  const auto& erp = settings_.erp;
+  if (erp.connector.empty() || hub_ == nullptr) return Ok{};
+  const auto listed = [](const std::vector<std::string>& list, std::string_view v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  if (!erp.post_channels.empty() && !listed(erp.post_channels, order.channel)) return Ok{};
+  if (!listed(erp.post_statuses, model::to_string(order.status))) return Ok{};
+  auto input = connector::post_sale_input(order);
+  if (!input) {
+    // Kept visible rather than failing the order's recording.
+    auto opened = exceptions_->open(
+        tx, workflow::ExceptionSpec{"erp_posting_impossible",
+                                    "error",
+                                    {"order", order.id},
+                                    "order " + order.id + " cannot be booked in the ERP: " + input.error().message,
+                                    {{"connector", erp.connector}}});
+    if (!opened) return std::move(opened).error();
+    return Ok{};
+  }
+  auto started =
+      hub_->request(tx, connector::OutboundRequest{erp.connector, connector::kPostSale, std::move(input).value(),
+                                                   "order:" + order.id, "erp:" + order.id});
+  if (!started) return std::move(started).error();
   return Ok{};
 }
 
@@ -149,7 +185,8 @@ Status Application::start_core() {
     return Ok{};
   });
   engine_->define(inventory::movement_workflow(*outbox_, source));
-  engine_->define(inventory::order_workflow());
+  engine_->define(inventory::order_workflow(
+      [this](store::Transaction& tx, const model::Order& order) { return book_sale(tx, order); }));
   if (auto st = start_connectors(source); !st) return st;
 
   auto producer = bus_->producer();

@@ -65,6 +65,7 @@ class Application {
   http::Response readiness();
   void announce();
   Status start_core();
+  Status book_sale(store::Transaction& tx, const model::Order& order);
   Status start_connectors(const std::string& source);
   Status register_instance();
   void heartbeat();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "trueup/connector/connector.hpp"
+#include "trueup/model/order.hpp"
 
 namespace trueup::app {
 
@@ -219,6 +220,18 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                            "signs it. Default: http:// and the request's Host header."),
               }),
       connectors_section(),
+      section("erp", "Booking channel sales in the ERP.",
+              {
+                  optional("connector", Type::string,
+                           "Instance id (connectors.<type>[].id) of the ERP connector; every recorded order of the "
+                           "channels below in a status below is booked there once (its post_sale operation, "
+                           "external document number = the order's external_reference). Unset: nothing is booked."),
+                  optional("post_channels", Type::string_list,
+                           "Canonical channels whose orders are booked, e.g. [pos]. Unset: every channel."),
+                  optional("post_statuses", Type::string_list,
+                           "Order statuses that book the sale. Unset: [closed, fulfilled] (a POS receipt is closed "
+                           "when paid; a web order once fulfilled)."),
+              }),
   });
   return schema;
 }
@@ -333,6 +346,25 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
     }
   }
   s.config = std::make_shared<const config::Config>(config);
+
+  auto erp = root.section("erp");
+  if (erp.present("connector")) {
+    s.erp.connector = erp.string("connector");
+    if (!connector_ids.contains(s.erp.connector))
+      return make_error(Errc::invalid_argument,
+                        config.source() + ": erp.connector: no connector has the id '" + s.erp.connector + "'");
+  }
+  if (erp.present("post_channels")) s.erp.post_channels = erp.string_list("post_channels");
+  if (erp.present("post_statuses")) {
+    s.erp.post_statuses.clear();
+    for (const auto& status : erp.string_list("post_statuses")) {
+      if (!model::parse_order_status(status))
+        return make_error(Errc::invalid_argument, config.source() + ": erp.post_statuses: '" + status +
+                                                      "' is not an order status (pending, open, on_hold, "
+                                                      "partially_fulfilled, fulfilled, cancelled, closed)");
+      s.erp.post_statuses.push_back(status);
+    }
+  }
 
   auto x = root.section("crosswalk");
   s.crosswalk.cache_capacity = static_cast<std::size_t>(x.integer("cache_capacity"));

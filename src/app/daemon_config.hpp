@@ -59,6 +59,11 @@ struct DaemonSettings {
   crosswalk::Settings crosswalk;
   std::string webhook_base_url;
   std::vector<ConnectorRef> connectors;
+  struct Erp {
+    std::string connector;                   // "" = no ERP posting
+    std::vector<std::string> post_channels;  // empty = every channel
+    std::vector<std::string> post_statuses{"closed", "fulfilled"};
+  } erp;
   std::shared_ptr<const config::Config> config;  // the connectors' own settings are read from it
 };
 

@@ -108,20 +108,21 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
   return workflow::WorkflowType{kMovementWorkflow, {std::move(ledger)}};
 }
 
-workflow::WorkflowType order_workflow() {
+workflow::WorkflowType order_workflow(OrderRecorded on_recorded) {
   workflow::Step record;
   record.name = "record";
-  record.run = [](workflow::StepContext& ctx) -> workflow::StepResult {
+  record.run = [on_recorded](workflow::StepContext& ctx) -> workflow::StepResult {
     auto order = model::from_json<model::Order>(ctx.input());
     if (!order) return make_error(Errc::invalid_argument, "stored order no longer parses: " + order.error().message);
     const std::string workflow_id = ctx.workflow_id();
-    ctx.on_commit([workflow_id, o = std::move(order).value()](store::Transaction& tx) -> Status {
+    ctx.on_commit([workflow_id, on_recorded, o = std::move(order).value()](store::Transaction& tx) -> Status {
       auto r = tx.exec(
           "INSERT INTO channel_order (id, channel, status, document, workflow_id) VALUES ($1, $2, $3, $4, $5)"
           " ON CONFLICT (id) DO UPDATE SET channel = excluded.channel, status = excluded.status,"
           " document = excluded.document, workflow_id = excluded.workflow_id",
           {o.id, o.channel, std::string(model::to_string(o.status)), model::to_json(o).dump(), workflow_id});
       if (!r) return std::move(r).error();
+      if (on_recorded) return on_recorded(tx, o);
       return Ok{};
     });
     return Ok{};

@@ -136,6 +136,12 @@ json tax_line_json(const TaxLine& t) {
 
 }  // namespace detail
 
+std::optional<OrderStatus> parse_order_status(std::string_view text) noexcept {
+  for (const auto& [name, value] : detail::kOrderStatus)
+    if (name == text) return value;
+  return std::nullopt;
+}
+
 std::string_view to_string(OrderStatus s) noexcept { return detail::enum_name<OrderStatus>(detail::kOrderStatus, s); }
 std::string_view to_string(TenderKind k) noexcept { return detail::enum_name<TenderKind>(detail::kTenderKind, k); }
 

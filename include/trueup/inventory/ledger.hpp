@@ -7,15 +7,19 @@
 //   com.trueup.stock.changed.v1 for every position it changed — all in the
 //   transaction that records the step as done.
 // - "channel_order": records the accepted order (channel_order; a later
-//   version of an order replaces the earlier one).
+//   version of an order replaces the earlier one) and, in the same
+//   transaction, calls `on_recorded` (the daemon starts the order's ERP
+//   posting there: see `erp:` in docs/configuration.md).
 //
 // The availability engine and connector pushes (next issues) add steps after
 // these; the ledger step stays the first.
 
+#include <functional>
 #include <string>
 
 #include "trueup/messaging/outbox.hpp"
 #include "trueup/model/events.hpp"
+#include "trueup/model/order.hpp"
 #include "trueup/workflow/definition.hpp"
 
 namespace trueup::inventory {
@@ -26,7 +30,10 @@ inline constexpr const char* kOrderWorkflow = "channel_order";
 // `source` is the ce_source of the events it emits ("/trueup/instances/{id}").
 // `outbox` must outlive the returned types.
 workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source);
-workflow::WorkflowType order_workflow();
+// Called in the transaction that records an order version (the ERP posting
+// of channel sales starts there, so it commits with the order or not at all).
+using OrderRecorded = std::function<Status(store::Transaction&, const model::Order&)>;
+workflow::WorkflowType order_workflow(OrderRecorded on_recorded = {});
 
 // The outbox row for a model event record (its ce_* headers become columns).
 messaging::OutboxEvent to_outbox(const model::EventRecord& record);

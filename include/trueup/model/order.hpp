@@ -28,6 +28,7 @@ namespace trueup::model {
 
 enum class OrderStatus { pending, open, on_hold, partially_fulfilled, fulfilled, cancelled, closed };
 std::string_view to_string(OrderStatus s) noexcept;
+std::optional<OrderStatus> parse_order_status(std::string_view text) noexcept;
 
 struct Discount {
   std::optional<std::string> code;         // identifier, e.g. the coupon code
