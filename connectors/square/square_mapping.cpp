@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "common/payload_reader.hpp"
+
 namespace trueup::connectors::square {
 namespace {
 
@@ -40,6 +42,14 @@ const OrderDiscount* find_uid(const std::vector<OrderDiscount>& items, const std
 
 std::string line_pointer(std::size_t i) { return "/line_items/" + std::to_string(i); }
 
+// The SKU a line names: its catalog variation, else its name (custom_item).
+std::optional<model::Sku> line_sku(const std::optional<std::string>& catalog_object_id,
+                                   const std::optional<std::string>& name, const std::string& at, IdMapping& ids) {
+  if (catalog_object_id) return ids.sku(kItemVariationEntity, *catalog_object_id, at + "/catalog_object_id");
+  if (name) return ids.sku(kCustomItemEntity, *name, at + "/name");
+  return std::nullopt;
+}
+
 }  // namespace
 
 Mapped<model::Order> to_order(const Order& order, const MappingContext& context) {
@@ -72,13 +82,9 @@ Mapped<model::Order> to_order(const Order& order, const MappingContext& context)
     if (!item.uid) return invalid_payload(at + "/uid: required member is missing");
     model::OrderLine line;
     line.line_id = *item.uid;
-    if (item.catalog_object_id) {
-      line.sku = ids.sku(kItemVariationEntity, *item.catalog_object_id, at + "/catalog_object_id");
-    } else if (item.name) {
-      line.sku = ids.sku(kCustomItemEntity, *item.name, at + "/name");
-    } else {
-      return invalid_payload(at + ": a line item without catalog_object_id or name names no product");
-    }
+    auto sku = line_sku(item.catalog_object_id, item.name, at, ids);
+    if (!sku) return invalid_payload(at + ": a line item without catalog_object_id or name names no product");
+    line.sku = std::move(*sku);
     line.title = item.name;
     line.quantity = item.quantity;
     line.unit_price = item.base_price_money;
@@ -241,6 +247,121 @@ Mapped<std::vector<model::InventoryMovement>> to_movements(const std::vector<Inv
     out.push_back(std::move(m));
   }
   return checked(std::move(out), ids);
+}
+
+Result<std::vector<OrderReturnLine>> decode_order_returns(const nlohmann::json& order) {
+  return read_payload<std::vector<OrderReturnLine>>(order, [](PayloadReader& r, std::vector<OrderReturnLine>& out) {
+    std::size_t ret = 0;
+    r.each("returns", Need::optional, [&](const nlohmann::json& e, const std::string& at) {
+      PayloadReader rr(r.problems(), e, at);
+      const std::string return_uid = rr.id("uid", Need::optional).value_or("r" + std::to_string(ret++));
+      std::size_t index = 0;
+      rr.each("return_line_items", Need::optional, [&](const nlohmann::json& l, const std::string& line_at) {
+        PayloadReader lr(r.problems(), l, line_at);
+        OrderReturnLine line;
+        line.return_uid = return_uid;
+        line.uid = lr.id("uid", Need::optional).value_or("l" + std::to_string(index++));
+        line.catalog_object_id = lr.id("catalog_object_id", Need::optional);
+        line.name = lr.text("name", Need::optional);
+        line.quantity = lr.quantity("quantity", Need::required).value_or(Quantity{});
+        line.pointer = line_at;
+        out.push_back(std::move(line));
+      });
+    });
+  });
+}
+
+Mapped<std::vector<model::InventoryMovement>> to_order_movements(const Order& order,
+                                                                 const std::vector<OrderReturnLine>& returns,
+                                                                 const MappingContext& context) {
+  if (order.state != "COMPLETED") return std::vector<model::InventoryMovement>{};
+  if (!order.id) return invalid_payload("order_without_id: a request body, not a stored order");
+  if (!order.location_id)
+    return invalid_payload("/location_id: a completed order without a location moved no known stock");
+  const auto at_time = order.closed_at ? order.closed_at : order.updated_at ? order.updated_at : order.created_at;
+  if (!at_time) return invalid_payload("/created_at: required member is missing");
+  IdMapping ids(context.resolver);
+  const model::LocationCode location = ids.location(kLocationEntity, *order.location_id, "/location_id");
+  const std::string order_id = canonical_order_id(context.channel, *order.id);
+  std::vector<model::InventoryMovement> out;
+  auto add = [&](std::string line_key, model::MovementKind kind, model::Sku sku, Quantity delta) {
+    model::InventoryMovement m;
+    m.movement_id = "square:order:" + *order.id + ":" + line_key;
+    m.kind = kind;
+    m.sku = std::move(sku);
+    m.location = location;
+    m.quantity_delta = delta;
+    m.occurred_at = *at_time;
+    m.source_system = std::string(kSystem);
+    m.source_reference = *order.id + ":" + line_key;
+    m.order_id = order_id;
+    out.push_back(std::move(m));
+  };
+  for (std::size_t i = 0; i < order.line_items.size(); ++i) {
+    const OrderLineItem& item = order.line_items[i];
+    const std::string at = line_pointer(i);
+    if (!item.uid) return invalid_payload(at + "/uid: required member is missing");
+    auto sku = line_sku(item.catalog_object_id, item.name, at, ids);
+    if (!sku) return invalid_payload(at + ": a line item without catalog_object_id or name names no product");
+    if (item.quantity.is_zero()) continue;
+    auto delta = item.quantity.negate();
+    if (!delta) return invalid_payload(at + "/quantity: " + delta.error().message);
+    add(*item.uid, model::MovementKind::sale, std::move(*sku), *delta);
+  }
+  for (const auto& line : returns) {
+    auto sku = line_sku(line.catalog_object_id, line.name, line.pointer, ids);
+    if (!sku)
+      return invalid_payload(line.pointer + ": a return line without catalog_object_id or name names no product");
+    if (line.quantity.is_zero()) continue;
+    add("return:" + line.return_uid + ":" + line.uid, model::MovementKind::return_, std::move(*sku), line.quantity);
+  }
+  return checked(std::move(out), ids);
+}
+
+Result<InventoryChange> physical_count(const ChangeTarget& target, Quantity quantity, std::string reference) {
+  if (quantity.scaled() < 0)
+    return make_error(Errc::invalid_argument, "a physical count is at least 0, got " + quantity.to_string());
+  PhysicalCount count;
+  count.reference_id = std::move(reference);
+  count.catalog_object_id = target.catalog_object_id;
+  count.location_id = target.location_id;
+  count.quantity = quantity;
+  count.occurred_at = target.occurred_at;
+  count.state = "IN_STOCK";
+  return InventoryChange(std::move(count));
+}
+
+Result<InventoryChange> to_inventory_change(const model::InventoryMovement& movement, const ChangeTarget& target) {
+  if (movement.kind == model::MovementKind::count) {
+    if (!movement.counted_quantity)
+      return make_error(Errc::invalid_argument, "a count movement without counted_quantity");
+    return physical_count(target, *movement.counted_quantity, movement.movement_id);
+  }
+  if (movement.kind == model::MovementKind::transfer)
+    return make_error(Errc::invalid_argument,
+                      "a transfer moves stock between two locations: send an adjustment per location instead");
+  if (!movement.quantity_delta || movement.quantity_delta->is_zero())
+    return make_error(Errc::invalid_argument, "movement " + movement.movement_id +
+                                                  " changes nothing (quantity_delta absent or 0); Square takes "
+                                                  "positive quantities");
+  const bool receipt = movement.quantity_delta->scaled() > 0;
+  InventoryAdjustment adjustment;
+  adjustment.reference_id = movement.movement_id;
+  adjustment.catalog_object_id = target.catalog_object_id;
+  adjustment.location_id = target.location_id;
+  adjustment.occurred_at = target.occurred_at;
+  if (receipt) {
+    adjustment.quantity = *movement.quantity_delta;
+    adjustment.from_state = "NONE";
+    adjustment.to_state = "IN_STOCK";
+  } else {
+    auto quantity = movement.quantity_delta->negate();
+    if (!quantity) return std::move(quantity).error();
+    adjustment.quantity = *quantity;
+    adjustment.from_state = "IN_STOCK";
+    adjustment.to_state = movement.kind == model::MovementKind::sale ? "SOLD" : "WASTE";
+  }
+  return InventoryChange(std::move(adjustment));
 }
 
 }  // namespace trueup::connectors::square

@@ -10,8 +10,12 @@
 //
 // Thread-safety: pure functions (apart from the resolver calls).
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/id_resolver.hpp"
 #include "square_payloads.hpp"
@@ -54,5 +58,53 @@ Mapped<std::vector<model::InventoryMovement>> to_count_movements(const std::vect
 // movement_id = "square:change:<id>" (changes without an id are invalid).
 Mapped<std::vector<model::InventoryMovement>> to_movements(const std::vector<InventoryChange>& changes,
                                                            const MappingContext& context);
+
+// ---- Orders as stock ---------------------------------------------------------
+
+// One line of an order's returns[].return_line_items[] (the Order decoder of
+// square_payloads.hpp does not read returns; decode_order_returns does).
+struct OrderReturnLine {
+  std::string return_uid;  // returns[].uid, else "r<index>"
+  std::string uid;         // the line's uid, else "l<index>"
+  std::optional<std::string> catalog_object_id;
+  std::optional<std::string> name;
+  Quantity quantity;
+  std::string pointer;  // "/returns/0/return_line_items/1"
+};
+// Reads the returns of an Order object (absent: none). Errors as the decoders'.
+Result<std::vector<OrderReturnLine>> decode_order_returns(const nlohmann::json& order);
+
+// The stock a COMPLETED order moved: one `sale` movement per line item
+// (-quantity at the order's location_id) and one `return` movement per return
+// line item (+quantity). movement_id "square:order:<order id>:<line uid>" and
+// "square:order:<order id>:return:<return uid>:<line uid>", so the webhook and
+// the poll path give the same ids; occurred_at = closed_at, else updated_at,
+// else created_at; order_id = the canonical order id. Lines name their SKU as
+// in to_order (item_variation, else custom_item by name). Orders in other
+// states moved no stock: empty. Zero quantities are skipped.
+Mapped<std::vector<model::InventoryMovement>> to_order_movements(const Order& order,
+                                                                 const std::vector<OrderReturnLine>& returns,
+                                                                 const MappingContext& context);
+
+// ---- Canonical -> Square (outbound) ------------------------------------------
+
+// The Square ids and the time of an outbound inventory change.
+struct ChangeTarget {
+  std::string catalog_object_id;  // the ITEM_VARIATION
+  std::string location_id;
+  model::Timestamp occurred_at;  // Square refuses times older than 24 h or in the future
+};
+
+// A PHYSICAL_COUNT (state IN_STOCK) of `quantity` (>= 0), reference_id = `reference`.
+Result<InventoryChange> physical_count(const ChangeTarget& target, Quantity quantity, std::string reference);
+
+// The change that applies a canonical movement to Square's stock on hand:
+//   count                                    PHYSICAL_COUNT IN_STOCK of counted_quantity
+//   delta > 0 (receipt, return, adjustment)  ADJUSTMENT NONE -> IN_STOCK
+//   delta < 0, sale                          ADJUSTMENT IN_STOCK -> SOLD
+//   delta < 0, any other kind                ADJUSTMENT IN_STOCK -> WASTE
+// reference_id = movement_id. invalid_argument for a transfer (two locations:
+// not one change) and for a zero delta (Square takes positive quantities).
+Result<InventoryChange> to_inventory_change(const model::InventoryMovement& movement, const ChangeTarget& target);
 
 }  // namespace trueup::connectors::square
