@@ -184,10 +184,13 @@ Status Application::start_core() {
     if (!appended) return std::move(appended).error();
     return Ok{};
   });
-  engine_->define(inventory::movement_workflow(*outbox_, source));
+  if (auto st = start_connectors(source); !st) return st;
+  // With an ERP, its ledger is authoritative for on-hand (see ledger.hpp).
+  inventory::LedgerSettings ledger;
+  if (const auto* erp = hub_->find(settings_.erp.connector)) ledger.authoritative_system = erp->crosswalk_system();
+  engine_->define(inventory::movement_workflow(*outbox_, source, ledger));
   engine_->define(inventory::order_workflow(
       [this](store::Transaction& tx, const model::Order& order) { return book_sale(tx, order); }));
-  if (auto st = start_connectors(source); !st) return st;
 
   auto producer = bus_->producer();
   if (!producer) return std::move(producer).error();

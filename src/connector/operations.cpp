@@ -16,7 +16,8 @@ Result<nlohmann::json> post_sale_input(const model::Order& order) {
   }
   // The sale's local date as the channel stated it: "2026-11-26T10:00:00+01:00" -> "2026-11-26".
   const std::string placed = order.placed_at.to_string();
-  return nlohmann::json{{"external_document_number", order.external_reference},
+  return nlohmann::json{{"order_id", order.id},
+                        {"external_document_number", order.external_reference},
                         {"location", *order.location},
                         {"posting_date", placed.substr(0, 10)},
                         {"currency", std::string(order.currency.code())},

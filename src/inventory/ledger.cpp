@@ -8,20 +8,62 @@
 namespace trueup::inventory {
 namespace {
 
-// Adds `delta` (or sets `counted`) to a position; returns the new on-hand.
-Result<std::int64_t> apply(store::Transaction& tx, const std::string& sku, const std::string& location,
-                           std::int64_t quantity_e5, bool set, const std::string& movement_id) {
-  const char* sql =
-      set ? "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = excluded.on_hand_e5,"
-            " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5"
-          : "INSERT INTO stock_position (sku, location, on_hand_e5, last_movement_id) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (sku, location) DO UPDATE SET on_hand_e5 = stock_position.on_hand_e5 + excluded.on_hand_e5,"
-            " last_movement_id = excluded.last_movement_id RETURNING on_hand_e5";
-  auto r = tx.exec(sql, {sku, location, quantity_e5, movement_id});
+struct Position {
+  std::int64_t confirmed = 0, provisional = 0, on_hand = 0;
+};
+
+// Changes a position: confirmed += (or =, when `set`) `confirmed_e5`,
+// provisional += `provisional_e5`; on_hand = confirmed + provisional.
+Result<Position> apply(store::Transaction& tx, const std::string& sku, const std::string& location,
+                       std::int64_t confirmed_e5, bool set, std::int64_t provisional_e5,
+                       const std::string& movement_id) {
+  const std::string new_confirmed =
+      set ? "excluded.confirmed_e5" : "stock_position.confirmed_e5 + excluded.confirmed_e5";
+  const std::string sql =
+      "INSERT INTO stock_position (sku, location, confirmed_e5, provisional_e5, on_hand_e5, last_movement_id)"
+      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku, location) DO UPDATE SET confirmed_e5 = " +
+      new_confirmed +
+      ", provisional_e5 = stock_position.provisional_e5 + excluded.provisional_e5, on_hand_e5 = " + new_confirmed +
+      " + stock_position.provisional_e5 + excluded.provisional_e5, last_movement_id = excluded.last_movement_id"
+      " RETURNING confirmed_e5, provisional_e5, on_hand_e5";
+  auto r = tx.exec(sql, {sku, location, confirmed_e5, provisional_e5, confirmed_e5 + provisional_e5, movement_id});
   if (!r) return std::move(r).error();
-  if (r->rows.empty() || !r->rows[0][0]) return make_error(Errc::internal, "stock position not returned");
-  return std::stoll(*r->rows[0][0]);
+  if (r->rows.empty() || !r->rows[0][0] || !r->rows[0][1] || !r->rows[0][2])
+    return make_error(Errc::internal, "stock position not returned");
+  return Position{std::stoll(*r->rows[0][0]), std::stoll(*r->rows[0][1]), std::stoll(*r->rows[0][2])};
+}
+
+// Marks the provisional rows chosen by `where` (with `params` after $1 =
+// the new status) and returns the sum of their quantities.
+Result<std::int64_t> retire_provisional(store::Transaction& tx, const std::string& status, const std::string& where,
+                                        std::vector<store::Param> params) {
+  params.insert(params.begin(), status);
+  auto r = tx.exec(
+      "UPDATE inventory_ledger SET status = $1 WHERE status = 'provisional' AND " + where + " RETURNING quantity_e5",
+      params);
+  if (!r) return std::move(r).error();
+  std::int64_t sum = 0;
+  for (const auto& row : r->rows)
+    if (row[0]) sum += std::stoll(*row[0]);
+  return sum;
+}
+
+// The provisional rows of a position that happened at or before `at` (an
+// ERP count covers them): their movement ids.
+Result<std::vector<std::string>> provisional_before(store::Transaction& tx, const std::string& sku,
+                                                    const std::string& location, const model::Timestamp& at) {
+  auto r = tx.exec(
+      "SELECT movement_id, occurred_at FROM inventory_ledger WHERE status = 'provisional' AND sku = $1 AND "
+      "location = $2",
+      {sku, location});
+  if (!r) return std::move(r).error();
+  std::vector<std::string> out;
+  for (const auto& row : r->rows) {
+    if (!row[0] || !row[1]) continue;
+    auto when = model::Timestamp::parse(*row[1]);
+    if (when && when->compare_instant(at) <= 0) out.push_back(*row[0]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -57,51 +99,104 @@ model::EventContext new_event_context(std::string source, std::string traceparen
   return ctx;
 }
 
-workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source) {
+std::string_view classify(const model::InventoryMovement& m, const LedgerSettings& settings) noexcept {
+  if (settings.authoritative_system.empty() || m.source_system == settings.authoritative_system) return "applied";
+  return m.kind == model::MovementKind::count ? "observed" : "provisional";
+}
+
+std::string match_key(const model::InventoryMovement& m) {
+  if (!m.order_id || (m.kind != model::MovementKind::sale && m.kind != model::MovementKind::return_)) return {};
+  return *m.order_id + "|" + m.sku + "|" + m.location;
+}
+
+namespace {
+
+// The ledger step's writes (see ledger.hpp): the row, then the positions.
+Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const std::string& source,
+                       const LedgerSettings& settings, const std::string& workflow_id,
+                       const model::InventoryMovement& m) {
+  const bool count = m.kind == model::MovementKind::count;
+  const std::int64_t q = count ? m.counted_quantity->scaled() : m.quantity_delta->scaled();
+  std::string status(classify(m, settings));
+  const std::string key = match_key(m);
+  // A provisional sale whose ERP twin is already in the ledger: counted there.
+  if (status == "provisional" && !key.empty()) {
+    auto twin = tx.exec("SELECT 1 FROM inventory_ledger WHERE match_key = $1 AND status = 'applied'", {key});
+    if (!twin) return std::move(twin).error();
+    if (!twin->rows.empty()) status = "already_confirmed";
+  }
+  auto inserted = tx.exec(
+      "INSERT INTO inventory_ledger (movement_id, kind, sku, location, to_location, quantity_e5, occurred_at, "
+      "workflow_id, status, source_system, match_key)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (movement_id) DO NOTHING",
+      {m.movement_id, std::string(model::to_string(m.kind)), m.sku, m.location,
+       m.to_location ? store::Param(*m.to_location) : store::Param(std::monostate{}), q, m.occurred_at.to_string(),
+       workflow_id, status, m.source_system, key.empty() ? store::Param(std::monostate{}) : store::Param(key)});
+  if (!inserted) return std::move(inserted).error();
+  if (inserted->affected == 0) return Ok{};  // already in the ledger: never counted twice
+  if (status == "observed" || status == "already_confirmed") return Ok{};
+
+  const bool provisional = status == "provisional";
+  // What an ERP movement replaces: the provisional rows of its match key, or
+  // (a count) those of its position that happened before it.
+  std::int64_t replaced = 0;
+  if (!provisional && !settings.authoritative_system.empty()) {
+    if (count) {
+      auto before = provisional_before(tx, m.sku, m.location, m.occurred_at);
+      if (!before) return std::move(before).error();
+      for (const auto& id : *before) {
+        auto sum = retire_provisional(tx, "superseded", "movement_id = $2", {id});
+        if (!sum) return std::move(sum).error();
+        replaced += *sum;
+      }
+    } else if (!key.empty()) {
+      auto sum = retire_provisional(tx, "matched", "match_key = $2", {key});
+      if (!sum) return std::move(sum).error();
+      replaced = *sum;
+    }
+  }
+  std::vector<std::pair<std::string, Position>> changed;
+  const std::int64_t from_delta = m.kind == model::MovementKind::transfer ? -q : q;
+  auto first = provisional ? apply(tx, m.sku, m.location, 0, false, from_delta, m.movement_id)
+                           : apply(tx, m.sku, m.location, from_delta, count, -replaced, m.movement_id);
+  if (!first) return std::move(first).error();
+  changed.emplace_back(m.location, *first);
+  if (m.kind == model::MovementKind::transfer && m.to_location) {
+    auto second = provisional ? apply(tx, m.sku, *m.to_location, 0, false, q, m.movement_id)
+                              : apply(tx, m.sku, *m.to_location, q, false, 0, m.movement_id);
+    if (!second) return std::move(second).error();
+    changed.emplace_back(*m.to_location, *second);
+  }
+  for (const auto& [location, position] : changed) {
+    model::StockPosition p;
+    p.sku = m.sku;
+    p.location = location;
+    p.on_hand = Quantity::from_scaled(position.on_hand);
+    p.committed = Quantity::from_scaled(0);
+    p.available = Quantity::from_scaled(position.on_hand > 0 ? position.on_hand : 0);
+    const auto ectx = new_event_context(source);
+    p.as_of = ectx.time;
+    p.last_movement_id = m.movement_id;
+    auto appended = outbox.append(tx, to_outbox(model::stock_changed(p, ectx)));
+    if (!appended) return std::move(appended).error();
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings) {
   workflow::Step ledger;
   ledger.name = "ledger";
-  ledger.run = [&outbox, source](workflow::StepContext& ctx) -> workflow::StepResult {
+  ledger.run = [&outbox, source, settings](workflow::StepContext& ctx) -> workflow::StepResult {
     auto movement = model::from_json<model::InventoryMovement>(ctx.input());
     // The input was validated at intake; failing now means a bug or a
     // changed codec: permanent, with the reason.
     if (!movement)
       return make_error(Errc::invalid_argument, "stored movement no longer parses: " + movement.error().message);
     const std::string workflow_id = ctx.workflow_id();
-    ctx.on_commit([&outbox, source, workflow_id, m = std::move(movement).value()](store::Transaction& tx) -> Status {
-      const bool count = m.kind == model::MovementKind::count;
-      const std::int64_t q = count ? m.counted_quantity->scaled() : m.quantity_delta->scaled();
-      auto inserted = tx.exec(
-          "INSERT INTO inventory_ledger (movement_id, kind, sku, location, to_location, quantity_e5, occurred_at, "
-          "workflow_id)"
-          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (movement_id) DO NOTHING",
-          {m.movement_id, std::string(model::to_string(m.kind)), m.sku, m.location,
-           m.to_location ? store::Param(*m.to_location) : store::Param(std::monostate{}), q, m.occurred_at.to_string(),
-           workflow_id});
-      if (!inserted) return std::move(inserted).error();
-      if (inserted->affected == 0) return Ok{};  // already in the ledger: never counted twice
-      std::vector<std::pair<std::string, std::int64_t>> changed;
-      auto first = apply(tx, m.sku, m.location, m.kind == model::MovementKind::transfer ? -q : q, count, m.movement_id);
-      if (!first) return std::move(first).error();
-      changed.emplace_back(m.location, *first);
-      if (m.kind == model::MovementKind::transfer && m.to_location) {
-        auto second = apply(tx, m.sku, *m.to_location, q, false, m.movement_id);
-        if (!second) return std::move(second).error();
-        changed.emplace_back(*m.to_location, *second);
-      }
-      for (const auto& [location, on_hand] : changed) {
-        model::StockPosition p;
-        p.sku = m.sku;
-        p.location = location;
-        p.on_hand = Quantity::from_scaled(on_hand);
-        p.committed = Quantity::from_scaled(0);
-        p.available = Quantity::from_scaled(on_hand > 0 ? on_hand : 0);
-        const auto ectx = new_event_context(source);
-        p.as_of = ectx.time;
-        p.last_movement_id = m.movement_id;
-        auto appended = outbox.append(tx, to_outbox(model::stock_changed(p, ectx)));
-        if (!appended) return std::move(appended).error();
-      }
-      return Ok{};
+    ctx.on_commit([&outbox, source, settings, workflow_id, m = std::move(movement).value()](store::Transaction& tx) {
+      return record_movement(tx, outbox, source, settings, workflow_id, m);
     });
     return Ok{};
   };

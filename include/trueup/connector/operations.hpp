@@ -5,13 +5,17 @@
 //
 //   post_sale      ERP: book a channel sale or POS receipt once per
 //                  external_document_number (natural key):
-//                  {"external_document_number": "<source reference>",
+//                  {"order_id": "<canonical order id>",
+//                   "external_document_number": "<source reference>",
 //                   "location": "<location code>",
 //                   "posting_date": "YYYY-MM-DD",   (the sale's local date)
 //                   "currency": "EUR",
 //                   "lines": [{"sku", "quantity": "<decimal>",
 //                              "unit_price": {"amount": "<decimal>", "currency"}}]}
-//                  (unit_price absent when the channel gave none)
+//                  (unit_price absent when the channel gave none). The ERP
+//                  connector's ledger movements for the booked document carry
+//                  `order_id`, so they replace the provisional sale movements
+//                  of that order (inventory/ledger.hpp match keys).
 //   set_available  channel: set a SKU's sellable quantity at a location:
 //                  {"sku", "location", "available": <integer >= 0>}
 //   set_count      POS: set the on-hand count at a location:

@@ -6,6 +6,15 @@
 //   position per SKU and location (stock_position), and emits
 //   com.trueup.stock.changed.v1 for every position it changed — all in the
 //   transaction that records the step as done.
+//
+//   With an authoritative system (the ERP), a position is confirmed +
+//   provisional = on_hand. The ERP's movements change `confirmed`; other
+//   systems' movements change `provisional` until the ERP's movement with
+//   the same match key (order, SKU, location) arrives, which retires them
+//   ("matched") — in either order, a sale is counted once. An ERP count sets
+//   `confirmed` and retires the provisional movements of its position that
+//   happened at or before it ("superseded"). Counts from other systems are
+//   recorded as "observed" and change nothing.
 // - "channel_order": records the accepted order (channel_order; a later
 //   version of an order replaces the earlier one) and, in the same
 //   transaction, calls `on_recorded` (the daemon starts the order's ERP
@@ -19,6 +28,7 @@
 
 #include "trueup/messaging/outbox.hpp"
 #include "trueup/model/events.hpp"
+#include "trueup/model/inventory_movement.hpp"
 #include "trueup/model/order.hpp"
 #include "trueup/workflow/definition.hpp"
 
@@ -27,9 +37,27 @@ namespace trueup::inventory {
 inline constexpr const char* kMovementWorkflow = "inventory_movement";
 inline constexpr const char* kOrderWorkflow = "channel_order";
 
+struct LedgerSettings {
+  // The system whose ledger is authoritative for on-hand (the ERP connector's
+  // source_system, e.g. "business-central"); "" = every movement counts as
+  // confirmed at once.
+  std::string authoritative_system;
+};
+
+// How a movement enters the ledger (inventory_ledger.status): "applied"
+// (confirmed: the authoritative system's, or any when none is set),
+// "provisional" (another system's sale, return, receipt, adjustment or
+// transfer, until the authoritative ledger shows it) or "observed" (another
+// system's count: recorded, not counted).
+std::string_view classify(const model::InventoryMovement& m, const LedgerSettings& settings) noexcept;
+// What ties a POS/channel sale or return to the authoritative system's entry
+// for the same sale: "<order_id>|<sku>|<location>"; "" without an order id
+// or for other kinds.
+std::string match_key(const model::InventoryMovement& m);
+
 // `source` is the ce_source of the events it emits ("/trueup/instances/{id}").
 // `outbox` must outlive the returned types.
-workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source);
+workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings = {});
 // Called in the transaction that records an order version (the ERP posting
 // of channel sales starts there, so it commits with the order or not at all).
 using OrderRecorded = std::function<Status(store::Transaction&, const model::Order&)>;
