@@ -165,18 +165,21 @@ Status AvailabilityEngine::set_rules(AvailabilityRules rules) {
 }
 
 void AvailabilityEngine::rebuild_tables() {
-  const std::size_t nloc = locations_.size();
-  location_channels_.assign(nloc, 0);
+  location_channels_.clear();
+  safety_.clear();
+  for (LocationId l = 0; l < locations_.size(); ++l) add_location_tables(l);
   for (std::size_t c = 0; c < rules_.channels.size(); ++c) {
     for (const auto& l : rules_.channels[c].locations) location_channels_[*locations_.find(l)] |= std::uint64_t{1} << c;
   }
-  const std::size_t groups = rules_.sku_groups.size() + 1;
-  safety_.assign(groups * nloc, 0);
-  for (std::size_t g = 0; g < groups; ++g) {
-    const std::string* group = g == 0 ? nullptr : &rules_.sku_groups[g - 1].name;
-    for (LocationId l = 0; l < nloc; ++l)
-      safety_[g * nloc + l] = most_specific(rules_.safety_stock, group, locations_.name(l));
-  }
+}
+
+// A new location's row: appended, so interning one does not rebuild the rest.
+// Channel locations are interned by set_rules(), so a later one feeds none.
+void AvailabilityEngine::add_location_tables(LocationId location) {
+  location_channels_.push_back(0);
+  const std::string_view name = locations_.name(location);
+  safety_.push_back(most_specific(rules_.safety_stock, nullptr, name));
+  for (const auto& g : rules_.sku_groups) safety_.push_back(most_specific(rules_.safety_stock, &g.name, name));
 }
 
 std::uint16_t AvailabilityEngine::resolve_group(std::string_view sku) const {
@@ -211,7 +214,7 @@ SkuId AvailabilityEngine::intern_sku(std::string_view sku) {
 
 LocationId AvailabilityEngine::intern_location(std::string_view location) {
   const LocationId id = locations_.intern(location);
-  if (locations_.added) rebuild_tables();
+  if (locations_.added) add_location_tables(id);
   return id;
 }
 
@@ -485,7 +488,7 @@ std::size_t AvailabilityEngine::reservation_count() const {
 }
 
 std::int64_t AvailabilityEngine::safety(SkuId sku, LocationId location) const {
-  return safety_[sku_group_[sku] * locations_.size() + location];
+  return safety_[location * (rules_.sku_groups.size() + 1) + sku_group_[sku]];
 }
 
 std::int64_t AvailabilityEngine::apply_channel_rules(const Channel& c, std::int64_t sum) const {
@@ -497,13 +500,13 @@ std::int64_t AvailabilityEngine::apply_channel_rules(const Channel& c, std::int6
 
 void AvailabilityEngine::compute(SkuId sku, std::int64_t* out) const {
   std::int64_t sums[kMaxChannels] = {};
-  const std::size_t nloc = locations_.size();
-  const std::int64_t* safety_row = safety_.data() + sku_group_[sku] * nloc;
+  const std::size_t groups = rules_.sku_groups.size() + 1;
+  const std::int64_t* safety_column = safety_.data() + sku_group_[sku];
   for (std::uint32_t p = sku_head_[sku]; p != kNone; p = positions_[p].next) {
     const Position& pos = positions_[p];
     std::uint64_t mask = location_channels_[pos.location];
     if (mask == 0) continue;
-    const std::int64_t net = pos.on_hand + pos.provisional - pos.reserved - safety_row[pos.location];
+    const std::int64_t net = pos.on_hand + pos.provisional - pos.reserved - safety_column[pos.location * groups];
     if (net <= 0) continue;
     for (; mask != 0; mask &= mask - 1) sums[std::countr_zero(mask)] += net;
   }
@@ -548,7 +551,7 @@ std::int64_t AvailabilityEngine::safety_stock(std::string_view sku, std::string_
   std::lock_guard lock(mutex_);
   const auto s = skus_.find(sku);
   const std::uint16_t group = s ? sku_group_[*s] : resolve_group(sku);
-  if (const auto l = locations_.find(location)) return safety_[group * locations_.size() + *l];
+  if (const auto l = locations_.find(location)) return safety_[*l * (rules_.sku_groups.size() + 1) + group];
   return most_specific(rules_.safety_stock, group == 0 ? nullptr : &rules_.sku_groups[group - 1].name, location);
 }
 

@@ -151,6 +151,13 @@ TEST(Availability, SafetyStockMostSpecificWins) {
   EXPECT_EQ(e.safety_stock("MUG-1", "new-store"), 4);  // a location not seen yet
   ASSERT_TRUE(e.set_on_hand("MUG-1", "store-2", 3));
   EXPECT_EQ(e.position("MUG-1", "store-2"), (PositionFigures{3, 0, 0, 1}));
+  // A location first seen after the rules: its row follows the same precedence.
+  rules.safety_stock.rules.push_back(SafetyStockRule{std::nullopt, "store-9", 7});
+  ASSERT_TRUE(e.set_rules(rules));
+  ASSERT_TRUE(e.set_on_hand("TSHIRT-S", "store-9", 3));
+  ASSERT_TRUE(e.set_on_hand("MUG-1", "store-9", 3));
+  EXPECT_EQ(e.position("TSHIRT-S", "store-9").safety_stock, 2);
+  EXPECT_EQ(e.position("MUG-1", "store-9").safety_stock, 7);
 }
 
 TEST(Availability, ExactGroupEntryBeatsPrefixAndLongestPrefixWins) {

@@ -254,6 +254,7 @@ class AvailabilityEngine {
   std::uint32_t find_position(SkuId sku, LocationId location) const;
   std::uint16_t resolve_group(std::string_view sku) const;
   void rebuild_tables();
+  void add_location_tables(LocationId location);
   void mark_dirty(SkuId sku);
   void remember(std::string_view movement_id, std::uint8_t flag);
   std::uint8_t known(std::string_view movement_id) const;
@@ -277,7 +278,7 @@ class AvailabilityEngine {
   std::deque<SkuId> dirty_;
   std::vector<std::int64_t> published_;           // [sku * channels + channel]
   std::vector<std::uint64_t> location_channels_;  // channel bit mask per location
-  std::vector<std::int64_t> safety_;              // [group * locations + location]
+  std::vector<std::int64_t> safety_;              // [location * (groups + 1) + group], group 0 = none
 
   TextMap<Pending> pending_;
   TextMap<Reservation> reservations_;
