@@ -182,4 +182,12 @@ std::size_t PushSchedule::pending(ChannelId channel) const {
   return channel < queues_.size() ? queues_[channel].pending.size() : 0;
 }
 
+PushSchedule make_push_schedule(AvailabilityEngine& engine, const TierRules& tiers,
+                                std::chrono::steady_clock::time_point start) {
+  std::vector<SkuId> hot;
+  hot.reserve(tiers.hot_skus.size());
+  for (const auto& sku : tiers.hot_skus) hot.push_back(engine.sku_id(sku));
+  return PushSchedule(tiers, std::move(hot), start);
+}
+
 }  // namespace trueup::inventory

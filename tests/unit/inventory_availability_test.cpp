@@ -495,6 +495,22 @@ TEST(PushSchedule, LimitAndRequeueNeverOverrideNewerValues) {
   EXPECT_EQ(second[2].first_seen, t0);  // still late against its first deadline
 }
 
+TEST(PushSchedule, HotListFromTheEngine) {
+  AvailabilityRules rules = example_rules();
+  rules.tiers = tiers();
+  rules.tiers.hot_skus = {"TSHIRT-M"};
+  AvailabilityEngine e(rules);
+  ASSERT_TRUE(e.set_on_hand("TSHIRT-M", "store-1", 10));
+  ASSERT_TRUE(e.set_on_hand("MUG-1", "store-1", 10));
+  PushSchedule s = make_push_schedule(e, rules.tiers, t0);
+  s.add(e.drain_changes(), t0);
+  const auto due = s.take_due(*e.channel_id("web"), t0, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(e.sku_code(due[0].sku), "TSHIRT-M");
+  EXPECT_EQ(due[0].available, 6);                  // (10 - 2) * 80%
+  EXPECT_EQ(s.pending(*e.channel_id("web")), 1u);  // MUG-1 waits for the tick
+}
+
 TEST(PushSchedule, VelocityPromotesAndDecays) {
   PushSchedule s(tiers(), {}, t0);
   const std::vector<AvailabilityChange> change{{0, 5, 4, 5}};

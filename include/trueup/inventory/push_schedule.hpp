@@ -116,4 +116,8 @@ class PushSchedule {
   std::uint64_t seq_ = 0;
 };
 
+// A schedule for `engine`'s rules: TierRules::hot_skus interned in the engine.
+PushSchedule make_push_schedule(AvailabilityEngine& engine, const TierRules& tiers,
+                                std::chrono::steady_clock::time_point start);
+
 }  // namespace trueup::inventory
