@@ -241,6 +241,15 @@ void AvailabilityEngine::mark_dirty(SkuId sku) {
   dirty_.push_back(sku);
 }
 
+bool AvailabilityEngine::drop_pending(std::string_view movement_id) {
+  const auto it = pending_.find(movement_id);
+  if (it == pending_.end()) return false;
+  positions_[it->second.position].provisional -= it->second.delta;
+  mark_dirty(it->second.sku);
+  pending_.erase(it);
+  return true;
+}
+
 std::uint8_t AvailabilityEngine::known(std::string_view movement_id) const {
   const auto it = known_ids_.find(movement_id);
   return it == known_ids_.end() ? 0 : it->second;
@@ -278,14 +287,8 @@ Result<MovementOutcome> AvailabilityEngine::apply_erp_movement(std::string_view 
   if (auto st = check_units("delta", delta); !st) return std::move(st).error();
   std::lock_guard lock(mutex_);
   if ((known(movement_id) & kErpApplied) != 0) return MovementOutcome::duplicate;
-  auto outcome = MovementOutcome::applied;
-  if (auto it = pending_.find(movement_id); it != pending_.end()) {
-    // The ERP's figure replaces the provisional one, whatever either says.
-    positions_[it->second.position].provisional -= it->second.delta;
-    mark_dirty(it->second.sku);
-    pending_.erase(it);
-    outcome = MovementOutcome::replaced;
-  }
+  // The ERP's figure replaces the provisional one, whatever either says.
+  const auto outcome = drop_pending(movement_id) ? MovementOutcome::replaced : MovementOutcome::applied;
   const SkuId s = intern_sku(sku);
   positions_[position_of(s, intern_location(location))].on_hand += delta;
   mark_dirty(s);
@@ -346,13 +349,7 @@ Result<MovementOutcome> AvailabilityEngine::apply_count(std::string_view movemen
 
 MovementOutcome AvailabilityEngine::confirm(std::string_view movement_id) {
   std::lock_guard lock(mutex_);
-  auto outcome = MovementOutcome::applied;
-  if (auto it = pending_.find(movement_id); it != pending_.end()) {
-    positions_[it->second.position].provisional -= it->second.delta;
-    mark_dirty(it->second.sku);
-    pending_.erase(it);
-    outcome = MovementOutcome::replaced;
-  }
+  const auto outcome = drop_pending(movement_id) ? MovementOutcome::replaced : MovementOutcome::applied;
   if (!movement_id.empty()) remember(movement_id, kErpApplied);
   return outcome;
 }
@@ -447,11 +444,6 @@ std::string AvailabilityEngine::channel_code(ChannelId channel) const {
   return channel < channels_.size() ? channels_[channel].code : std::string();
 }
 
-std::size_t AvailabilityEngine::channel_count() const {
-  std::lock_guard lock(mutex_);
-  return channels_.size();
-}
-
 SkuId AvailabilityEngine::sku_id(std::string_view sku) {
   std::lock_guard lock(mutex_);
   return intern_sku(sku);
@@ -467,24 +459,10 @@ std::string AvailabilityEngine::sku_code(SkuId sku) const {
   return sku < skus_.size() ? std::string(skus_.name(sku)) : std::string();
 }
 
-std::size_t AvailabilityEngine::sku_count() const {
+AvailabilityCounts AvailabilityEngine::counts() const {
   std::lock_guard lock(mutex_);
-  return skus_.size();
-}
-
-std::size_t AvailabilityEngine::position_count() const {
-  std::lock_guard lock(mutex_);
-  return positions_.size();
-}
-
-std::size_t AvailabilityEngine::pending_provisional_count() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size();
-}
-
-std::size_t AvailabilityEngine::reservation_count() const {
-  std::lock_guard lock(mutex_);
-  return reservations_.size();
+  return AvailabilityCounts{channels_.size(), skus_.size(),         locations_.size(), positions_.size(),
+                            pending_.size(),  reservations_.size(), dirty_.size()};
 }
 
 std::int64_t AvailabilityEngine::safety(SkuId sku, LocationId location) const {

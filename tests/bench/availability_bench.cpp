@@ -82,9 +82,9 @@ TEST(AvailabilityBench, MillionPositions) {
   load(e, rng);
   const double load_s = seconds_since(t0);
   const std::size_t rss1 = rss_bytes();
-  ASSERT_EQ(e.position_count(), positions);
+  ASSERT_EQ(e.counts().positions, positions);
   std::cout << "[ figures  ] availability_bench: " << positions << " positions (" << kSkus << " SKUs x "
-            << kLocations.size() << " locations, " << e.channel_count() << " channels) loaded in " << load_s << " s"
+            << kLocations.size() << " locations, " << e.counts().channels << " channels) loaded in " << load_s << " s"
             << std::endl;
   std::cout << "[ figures  ] availability_bench memory: RSS delta " << (rss1 - rss0) / 1048576.0
             << " MiB = " << static_cast<double>(rss1 - rss0) / positions << " B/position (target <= 64)" << std::endl;
@@ -146,7 +146,7 @@ TEST(AvailabilityBench, MillionPositions) {
     ASSERT_TRUE(r && *r == MovementOutcome::replaced);
   }
   const double confirm_s = seconds_since(t0);
-  EXPECT_EQ(e.pending_provisional_count(), 0u);
+  EXPECT_EQ(e.counts().pending_provisional, 0u);
   EXPECT_TRUE(e.drain_changes().empty());  // the ERP figure equals the provisional one
   std::cout << "[ figures  ] availability_bench ERP entries replacing provisional ones: " << confirm_s * 1e9 / kUpdates
             << " ns/entry; no change to publish" << std::endl;

@@ -227,7 +227,7 @@ TEST(Availability, ReservationsReduceUntilReleased) {
   EXPECT_EQ(avail(e, "web", "S"), 6);
   ASSERT_TRUE(e.reserve("o1/1", "S", "wh", 0));  // 0 releases
   EXPECT_EQ(avail(e, "web", "S"), 10);
-  EXPECT_EQ(e.reservation_count(), 0u);
+  EXPECT_EQ(e.counts().reservations, 0u);
   EXPECT_FALSE(e.reserve("o3/1", "S", "wh", -1));
 }
 
@@ -252,7 +252,7 @@ TEST_F(Provisional, PosFirstThenErpLedgerReplacesItOnce) {
   EXPECT_EQ(*e.apply_erp_movement("r-1", "S", "store", -2), MovementOutcome::duplicate);
   EXPECT_EQ(*e.apply_provisional("r-1", "S", "store", -2, at_minute(1)), MovementOutcome::superseded);
   EXPECT_EQ(avail(e, "web", "S"), 8);
-  EXPECT_EQ(e.pending_provisional_count(), 0u);
+  EXPECT_EQ(e.counts().pending_provisional, 0u);
 }
 
 TEST_F(Provisional, ErpLedgerFirstThenLatePosEventIsNotCounted) {
@@ -426,7 +426,7 @@ TEST(AvailabilityEngineMemory, PositionsAreCompact) {
   for (int s = 0; s < 1000; ++s)
     for (const char* l : {"wh-1", "store-1", "store-2", "store-3", "store-4"})
       ASSERT_TRUE(e.set_on_hand("SKU-" + std::to_string(s), l, 5));
-  EXPECT_EQ(e.position_count(), 5000u);
+  EXPECT_EQ(e.counts().positions, 5000u);
   const auto m = e.memory();
   EXPECT_EQ(m.positions, 5000u * 32u);
   EXPECT_LE(m.total() / 5000, 64u);

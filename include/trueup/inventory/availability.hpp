@@ -99,6 +99,16 @@ struct PositionFigures {
   friend bool operator==(const PositionFigures&, const PositionFigures&) = default;
 };
 
+struct AvailabilityCounts {
+  std::size_t channels = 0;
+  std::size_t skus = 0;
+  std::size_t locations = 0;
+  std::size_t positions = 0;
+  std::size_t pending_provisional = 0;  // provisional movements the ERP has not shown yet
+  std::size_t reservations = 0;         // open order lines
+  std::size_t dirty_skus = 0;           // queued for drain_changes()
+};
+
 // Bytes held, by container capacity.
 struct AvailabilityMemory {
   std::size_t positions = 0;    // the position array
@@ -161,15 +171,11 @@ class AvailabilityEngine {
   // --- reading ---
   std::optional<ChannelId> channel_id(std::string_view code) const;
   std::string channel_code(ChannelId channel) const;
-  std::size_t channel_count() const;
   // Interns (a SKU with no positions is fine: it shows 0 everywhere).
   SkuId sku_id(std::string_view sku);
   std::optional<SkuId> find_sku(std::string_view sku) const;
   std::string sku_code(SkuId sku) const;
-  std::size_t sku_count() const;
-  std::size_t position_count() const;
-  std::size_t pending_provisional_count() const;
-  std::size_t reservation_count() const;
+  AvailabilityCounts counts() const;
 
   // Errc::not_found for an unknown channel; an unknown SKU shows 0.
   Result<std::int64_t> available(std::string_view channel, std::string_view sku) const;
@@ -256,6 +262,8 @@ class AvailabilityEngine {
   void rebuild_tables();
   void add_location_tables(LocationId location);
   void mark_dirty(SkuId sku);
+  // Removes a pending provisional movement (its delta leaves the position); false when none.
+  bool drop_pending(std::string_view movement_id);
   void remember(std::string_view movement_id, std::uint8_t flag);
   std::uint8_t known(std::string_view movement_id) const;
   std::int64_t safety(SkuId sku, LocationId location) const;
