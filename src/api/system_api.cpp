@@ -284,6 +284,8 @@ void webhook(const SystemApi& api, detail::GroupCommitter& committer, const Requ
     log::warn("webhook refused", {{"connector", id}, {"request_id", r.request_id}, {"error", outcome.error().message}});
     return reply(error_response(outcome.error()));
   }
+  if (outcome->messages.empty() && outcome->reply_body)
+    return reply(Response::text(200, std::move(*outcome->reply_body), outcome->reply_content_type));
   if (outcome->messages.empty()) return reply(Response::json(200, R"({"received":0,"duplicates":0})"));
   detail::Job job;
   for (const auto& m : outcome->messages) {

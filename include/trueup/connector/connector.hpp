@@ -68,6 +68,10 @@ struct Inbound {
 
 struct WebhookReceipt {
   std::vector<Inbound> messages;  // empty: nothing to process (a topic this connector does not take)
+  // With no messages: the 200 answer's body instead of the counts, for
+  // handshakes that must echo a token (Business Central's validationToken).
+  std::optional<std::string> reply_body;
+  std::string reply_content_type = "text/plain; charset=utf-8";
 };
 
 // One poll: what changed since the cursor, and where the next poll starts.
