@@ -73,17 +73,19 @@ Result<json> SquareClient::parsed(std::string_view operation, Result<http::Outbo
   return doc;
 }
 
-Result<json> SquareClient::retrieve_order(std::string_view order_id) {
-  auto doc =
-      parsed("orders.retrieve", send("orders.retrieve", "GET", "/v2/orders/" + connector::query_escape(order_id), {}));
+Result<json> SquareClient::retrieve_order(std::string_view order_id, std::optional<connector::SteadyTime> deadline) {
+  auto doc = parsed("orders.retrieve",
+                    send("orders.retrieve", "GET", "/v2/orders/" + connector::query_escape(order_id), {}, deadline));
   if (!doc) return doc;
   if (!doc->contains("order") || !(*doc)["order"].is_object())
     return make_error(Errc::unavailable, "square orders.retrieve: the answer has no order");
   return (*doc)["order"];
 }
 
-Result<std::optional<std::string>> SquareClient::variation_sku(std::string_view catalog_object_id) {
-  auto reply = send("catalog.retrieve", "GET", "/v2/catalog/object/" + connector::query_escape(catalog_object_id), {});
+Result<std::optional<std::string>> SquareClient::variation_sku(std::string_view catalog_object_id,
+                                                               std::optional<connector::SteadyTime> deadline) {
+  auto reply =
+      send("catalog.retrieve", "GET", "/v2/catalog/object/" + connector::query_escape(catalog_object_id), {}, deadline);
   if (reply && reply->status == 404) return std::optional<std::string>();
   auto doc = parsed("catalog.retrieve", std::move(reply));
   if (!doc) return std::move(doc).error();

@@ -55,12 +55,15 @@ class SquareClient {
   SquareClient(const SquareApiSettings& settings, connector::BudgetRegistry& budgets, http::OutboundClient& http,
                connector::ConnectorMetrics& metrics);
 
-  // GET /v2/orders/{id}: the Order object.
-  Result<nlohmann::json> retrieve_order(std::string_view order_id);
+  // GET /v2/orders/{id}: the Order object. `deadline`: give up waiting
+  // (budget, backoff) past it; default: the Target's (2 minutes).
+  Result<nlohmann::json> retrieve_order(std::string_view order_id,
+                                        std::optional<connector::SteadyTime> deadline = std::nullopt);
 
   // GET /v2/catalog/object/{id}: the SKU of an ITEM_VARIATION; nullopt when
   // the object does not exist (404), is not a variation or has no SKU.
-  Result<std::optional<std::string>> variation_sku(std::string_view catalog_object_id);
+  Result<std::optional<std::string>> variation_sku(std::string_view catalog_object_id,
+                                                   std::optional<connector::SteadyTime> deadline = std::nullopt);
 
   // GET /v2/locations: every location id of the account.
   Result<std::vector<std::string>> location_ids();

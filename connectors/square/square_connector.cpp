@@ -62,6 +62,9 @@ constexpr int kMaxPages = 1000;
 // Square refuses an occurred_at older than 24 hours or in the future; a
 // margin keeps a retry a little later inside the window.
 constexpr auto kOccurredAtWindow = std::chrono::hours(23);
+// complete() runs inside the inbound step (60 s timeout): its calls give up
+// before that, retryably, and the step runs again later.
+constexpr auto kCompleteBudget = std::chrono::seconds(45);
 
 struct PollSettings {
   std::chrono::milliseconds interval{0};
@@ -166,17 +169,18 @@ class SquareConnector final : public connector::Connector {
 
   Result<Inbound> complete(const Inbound& message) override {
     if (!client_) return message;
+    const auto deadline = std::chrono::steady_clock::now() + kCompleteBudget;
     if (message.topic.starts_with("order.") && message.topic != kFetchedOrderTopic) {
       auto event = decode_webhook_event(message.payload);
       const auto* change = event ? std::get_if<OrderChange>(&event->payload) : nullptr;
       if (change == nullptr) return message;  // map() says what is wrong with it
-      auto order = client_->retrieve_order(change->order_id);
+      auto order = client_->retrieve_order(change->order_id, deadline);
       if (!order) return std::move(order).error();
       Inbound fetched{message.dedupe_key, std::string(kFetchedOrderTopic), order_payload(*order)};
-      if (auto st = learn_variations(fetched); !st) return std::move(st).error();
+      if (auto st = learn_variations(fetched, deadline); !st) return std::move(st).error();
       return fetched;
     }
-    if (auto st = learn_variations(message); !st) return std::move(st).error();
+    if (auto st = learn_variations(message, deadline); !st) return std::move(st).error();
     return message;
   }
 
@@ -287,7 +291,7 @@ class SquareConnector final : public connector::Connector {
   // fetched counts or an inventory.count.updated event) that the crosswalk
   // does not know. A variation Square does not have, or one without a SKU,
   // stays unknown and the message parks as unmapped_sku.
-  Status learn_variations(const Inbound& message) {
+  Status learn_variations(const Inbound& message, connector::SteadyTime deadline) {
     std::set<std::string> ids;
     if (message.topic == kFetchedOrderTopic) {
       auto doc = parse_exact(message.payload);
@@ -313,7 +317,7 @@ class SquareConnector final : public connector::Connector {
       auto known = ids_.canonical_id(crosswalk_system(), kItemVariationEntity, id);
       if (!known) return std::move(known).error();
       if (*known) continue;
-      auto sku = client_->variation_sku(id);
+      auto sku = client_->variation_sku(id, deadline);
       if (!sku) {
         if (sku.error().retryable()) return std::move(sku).error();
         log::warn("square catalog variation not looked up; the message parks as unmapped_sku",
