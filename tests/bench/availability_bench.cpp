@@ -35,17 +35,46 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Rules built field by field (aggregates gain members; -Wmissing-field-initializers).
+ChannelRule channel(std::string code, std::vector<std::string> locations, int share_percent = 100,
+                    std::optional<std::int64_t> cap = std::nullopt, std::int64_t minimum = 0) {
+  ChannelRule c;
+  c.code = std::move(code);
+  c.locations = std::move(locations);
+  c.share_percent = share_percent;
+  c.cap = cap;
+  c.minimum = minimum;
+  return c;
+}
+
+SkuGroup sku_group(std::string name, std::vector<std::string> skus, std::vector<std::string> prefixes) {
+  SkuGroup g;
+  g.name = std::move(name);
+  g.skus = std::move(skus);
+  g.sku_prefixes = std::move(prefixes);
+  return g;
+}
+
+SafetyStockRule safety_rule(std::optional<std::string> group, std::optional<std::string> location,
+                            std::int64_t quantity) {
+  SafetyStockRule r;
+  r.group = std::move(group);
+  r.location = std::move(location);
+  r.quantity = quantity;
+  return r;
+}
+
 AvailabilityRules estate_rules() {
   AvailabilityRules r;
-  r.sku_groups.push_back(SkuGroup{"fragile", {}, {"SKU-01"}});
-  r.sku_groups.push_back(SkuGroup{"fast", {}, {"SKU-1"}});
+  r.sku_groups.push_back(sku_group("fragile", {}, {"SKU-01"}));
+  r.sku_groups.push_back(sku_group("fast", {}, {"SKU-1"}));
   r.safety_stock.default_quantity = 1;
-  r.safety_stock.rules.push_back(SafetyStockRule{"fragile", std::nullopt, 3});
-  r.safety_stock.rules.push_back(SafetyStockRule{std::nullopt, "wh-1", 2});
-  r.safety_stock.rules.push_back(SafetyStockRule{"fast", "wh-1", 5});
-  r.channels.push_back(ChannelRule{"web", kLocations, 100, std::nullopt, 0});
-  r.channels.push_back(ChannelRule{"marketplace", {"wh-1"}, 50, 100, 0});
-  r.channels.push_back(ChannelRule{"click-collect", {"store-1", "store-2", "store-3", "store-4"}, 90, std::nullopt, 2});
+  r.safety_stock.rules.push_back(safety_rule("fragile", std::nullopt, 3));
+  r.safety_stock.rules.push_back(safety_rule(std::nullopt, "wh-1", 2));
+  r.safety_stock.rules.push_back(safety_rule("fast", "wh-1", 5));
+  r.channels.push_back(channel("web", kLocations, 100, std::nullopt, 0));
+  r.channels.push_back(channel("marketplace", {"wh-1"}, 50, 100, 0));
+  r.channels.push_back(channel("click-collect", {"store-1", "store-2", "store-3", "store-4"}, 90, std::nullopt, 2));
   return r;
 }
 

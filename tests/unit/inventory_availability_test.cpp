@@ -15,16 +15,45 @@ using namespace std::chrono_literals;
 
 EventTime at_minute(int m) { return EventTime(std::chrono::minutes(m)); }
 
+// Rules built field by field (aggregates gain members; -Wmissing-field-initializers).
+ChannelRule channel(std::string code, std::vector<std::string> locations, int share_percent = 100,
+                    std::optional<std::int64_t> cap = std::nullopt, std::int64_t minimum = 0) {
+  ChannelRule c;
+  c.code = std::move(code);
+  c.locations = std::move(locations);
+  c.share_percent = share_percent;
+  c.cap = cap;
+  c.minimum = minimum;
+  return c;
+}
+
+SkuGroup sku_group(std::string name, std::vector<std::string> skus, std::vector<std::string> prefixes) {
+  SkuGroup g;
+  g.name = std::move(name);
+  g.skus = std::move(skus);
+  g.sku_prefixes = std::move(prefixes);
+  return g;
+}
+
+SafetyStockRule safety_rule(std::optional<std::string> group, std::optional<std::string> location,
+                            std::int64_t quantity) {
+  SafetyStockRule r;
+  r.group = std::move(group);
+  r.location = std::move(location);
+  r.quantity = quantity;
+  return r;
+}
+
 // The worked example of docs/availability.md.
 AvailabilityRules example_rules() {
   AvailabilityRules r;
-  r.sku_groups.push_back(SkuGroup{"apparel", {"HAT-1"}, {"TSHIRT-"}});
+  r.sku_groups.push_back(sku_group("apparel", {"HAT-1"}, {"TSHIRT-"}));
   r.safety_stock.default_quantity = 0;
-  r.safety_stock.rules.push_back(SafetyStockRule{"apparel", std::nullopt, 2});
-  r.safety_stock.rules.push_back(SafetyStockRule{std::nullopt, "store-2", 1});
-  r.safety_stock.rules.push_back(SafetyStockRule{"apparel", "wh-1", 5});
-  r.channels.push_back(ChannelRule{"web", {"wh-1", "store-1", "store-2"}, 80, 50, 3});
-  r.channels.push_back(ChannelRule{"marketplace", {"wh-1"}, 50, 10, 0});
+  r.safety_stock.rules.push_back(safety_rule("apparel", std::nullopt, 2));
+  r.safety_stock.rules.push_back(safety_rule(std::nullopt, "store-2", 1));
+  r.safety_stock.rules.push_back(safety_rule("apparel", "wh-1", 5));
+  r.channels.push_back(channel("web", {"wh-1", "store-1", "store-2"}, 80, 50, 3));
+  r.channels.push_back(channel("marketplace", {"wh-1"}, 50, 10, 0));
   return r;
 }
 
@@ -152,7 +181,7 @@ TEST(Availability, SafetyStockMostSpecificWins) {
   ASSERT_TRUE(e.set_on_hand("MUG-1", "store-2", 3));
   EXPECT_EQ(e.position("MUG-1", "store-2"), (PositionFigures{3, 0, 0, 1}));
   // A location first seen after the rules: its row follows the same precedence.
-  rules.safety_stock.rules.push_back(SafetyStockRule{std::nullopt, "store-9", 7});
+  rules.safety_stock.rules.push_back(safety_rule(std::nullopt, "store-9", 7));
   ASSERT_TRUE(e.set_rules(rules));
   ASSERT_TRUE(e.set_on_hand("TSHIRT-S", "store-9", 3));
   ASSERT_TRUE(e.set_on_hand("MUG-1", "store-9", 3));
@@ -162,10 +191,11 @@ TEST(Availability, SafetyStockMostSpecificWins) {
 
 TEST(Availability, ExactGroupEntryBeatsPrefixAndLongestPrefixWins) {
   AvailabilityRules r;
-  r.sku_groups.push_back(SkuGroup{"short", {}, {"A-"}});
-  r.sku_groups.push_back(SkuGroup{"long", {}, {"A-B"}});
-  r.sku_groups.push_back(SkuGroup{"exact", {"A-B-7"}, {}});
-  r.safety_stock.rules = {{"short", std::nullopt, 1}, {"long", std::nullopt, 2}, {"exact", std::nullopt, 3}};
+  r.sku_groups.push_back(sku_group("short", {}, {"A-"}));
+  r.sku_groups.push_back(sku_group("long", {}, {"A-B"}));
+  r.sku_groups.push_back(sku_group("exact", {"A-B-7"}, {}));
+  r.safety_stock.rules = {safety_rule("short", std::nullopt, 1), safety_rule("long", std::nullopt, 2),
+                          safety_rule("exact", std::nullopt, 3)};
   AvailabilityEngine e(r);
   EXPECT_EQ(e.safety_stock("A-X", "l"), 1);
   EXPECT_EQ(e.safety_stock("A-B-1", "l"), 2);
@@ -204,7 +234,7 @@ TEST(Availability, WorkedExampleShareCapAndMinimum) {
 
 TEST(Availability, NegativeOnHandAtOneLocationDoesNotEatAnother) {
   AvailabilityRules r;
-  r.channels.push_back(ChannelRule{"web", {"a", "b"}, 100, std::nullopt, 0});
+  r.channels.push_back(channel("web", {"a", "b"}, 100, std::nullopt, 0));
   AvailabilityEngine e(r);
   ASSERT_TRUE(e.set_on_hand("S", "a", -4));  // oversold at a
   ASSERT_TRUE(e.set_on_hand("S", "b", 5));
@@ -213,7 +243,7 @@ TEST(Availability, NegativeOnHandAtOneLocationDoesNotEatAnother) {
 
 TEST(Availability, ReservationsReduceUntilReleased) {
   AvailabilityRules r;
-  r.channels.push_back(ChannelRule{"web", {"wh"}, 100, std::nullopt, 0});
+  r.channels.push_back(channel("web", {"wh"}, 100, std::nullopt, 0));
   AvailabilityEngine e(r);
   ASSERT_TRUE(e.set_on_hand("S", "wh", 10));
   ASSERT_TRUE(e.reserve("o1/1", "S", "wh", 3));
@@ -236,7 +266,7 @@ class Provisional : public ::testing::Test {
   Provisional() : e(rules()) { EXPECT_TRUE(e.set_on_hand("S", "store", 10)); }
   static AvailabilityRules rules() {
     AvailabilityRules r;
-    r.channels.push_back(ChannelRule{"web", {"store"}, 100, std::nullopt, 0});
+    r.channels.push_back(channel("web", {"store"}, 100, std::nullopt, 0));
     return r;
   }
   AvailabilityEngine e;
