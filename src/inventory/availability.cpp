@@ -465,6 +465,18 @@ AvailabilityCounts AvailabilityEngine::counts() const {
                             pending_.size(),  reservations_.size(), dirty_.size()};
 }
 
+std::vector<std::string> AvailabilityEngine::pending_before(EventTime before) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<EventTime, const std::string*>> old;
+  for (const auto& [id, p] : pending_)
+    if (p.occurred_at < before) old.emplace_back(p.occurred_at, &id);
+  std::sort(old.begin(), old.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  out.reserve(old.size());
+  for (const auto& [when, id] : old) out.push_back(*id);
+  return out;
+}
+
 std::int64_t AvailabilityEngine::safety(SkuId sku, LocationId location) const {
   return safety_[location * (rules_.sku_groups.size() + 1) + sku_group_[sku]];
 }

@@ -298,6 +298,15 @@ TEST_F(Provisional, TheErpFigureStandsWhenItDiffers) {
   EXPECT_EQ(avail(e, "web", "S"), 9);
 }
 
+TEST_F(Provisional, ListsMovementsTheErpHasNotShownForLong) {
+  ASSERT_TRUE(e.apply_provisional("late", "S", "store", -1, at_minute(20)));
+  ASSERT_TRUE(e.apply_provisional("old", "S", "store", -1, at_minute(1)));
+  ASSERT_TRUE(e.apply_provisional("older", "S", "store", -1, at_minute(0)));
+  EXPECT_EQ(e.pending_before(at_minute(10)), (std::vector<std::string>{"older", "old"}));
+  ASSERT_TRUE(e.apply_erp_movement("old", "S", "store", -1));
+  EXPECT_EQ(e.pending_before(at_minute(10)), std::vector<std::string>{"older"});
+}
+
 TEST_F(Provisional, ReturnsAddBack) {
   ASSERT_TRUE(e.apply_provisional("ret-1", "S", "store", 1, at_minute(1)));
   EXPECT_EQ(avail(e, "web", "S"), 11);

@@ -176,6 +176,9 @@ class AvailabilityEngine {
   std::optional<SkuId> find_sku(std::string_view sku) const;
   std::string sku_code(SkuId sku) const;
   AvailabilityCounts counts() const;
+  // Movement ids still provisional that occurred before `before` (the ERP has
+  // not shown them for that long: a reason to look), oldest first.
+  std::vector<std::string> pending_before(EventTime before) const;
 
   // Errc::not_found for an unknown channel; an unknown SKU shows 0.
   Result<std::int64_t> available(std::string_view channel, std::string_view sku) const;
