@@ -124,6 +124,9 @@ AvailabilityEngine::AvailabilityEngine(AvailabilityRules rules) {
 
 Status AvailabilityEngine::set_rules(AvailabilityRules rules) {
   if (auto st = validate(rules); !st) return st;
+  // Group ids are 16 bits per SKU.
+  if (rules.sku_groups.size() >= std::numeric_limits<std::uint16_t>::max())
+    return bad("availability.sku_groups: at most 65534 groups");
   std::lock_guard lock(mutex_);
   const std::vector<Channel> old_channels = std::move(channels_);
   rules_ = std::move(rules);

@@ -24,8 +24,9 @@
 //     provisional delta is dropped;
 //   - apply_count(): an ERP count replaces on-hand and drops the pending
 //     provisional deltas of that position that occurred at or before the count.
-// Applying the same ERP entry or provisional movement twice is a no-op
-// (`duplicate`).
+// Applying the same provisional movement twice is a no-op (`duplicate`); so is
+// the same ERP entry, for as long as its id is remembered (the store's ledger
+// dedupes for good: feed the engine after the ledger accepted the entry).
 //
 // Quantities are whole units (int64), within ±kMaxUnits. The canonical model's
 // Quantity is a decimal; the model-level overloads refuse fractional values
