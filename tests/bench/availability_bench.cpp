@@ -16,9 +16,14 @@
 
 #include "trueup/inventory/availability.hpp"
 #include "trueup/inventory/push_schedule.hpp"
+#include "unit/inventory_availability_support.hpp"
 
 namespace trueup::inventory {
 namespace {
+
+using test::channel;
+using test::safety_rule;
+using test::sku_group;
 
 constexpr std::size_t kSkus = 200000;
 const std::vector<std::string> kLocations{"wh-1", "store-1", "store-2", "store-3", "store-4"};
@@ -33,35 +38,6 @@ std::size_t rss_bytes() {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Rules built field by field (aggregates gain members; -Wmissing-field-initializers).
-ChannelRule channel(std::string code, std::vector<std::string> locations, int share_percent = 100,
-                    std::optional<std::int64_t> cap = std::nullopt, std::int64_t minimum = 0) {
-  ChannelRule c;
-  c.code = std::move(code);
-  c.locations = std::move(locations);
-  c.share_percent = share_percent;
-  c.cap = cap;
-  c.minimum = minimum;
-  return c;
-}
-
-SkuGroup sku_group(std::string name, std::vector<std::string> skus, std::vector<std::string> prefixes) {
-  SkuGroup g;
-  g.name = std::move(name);
-  g.skus = std::move(skus);
-  g.sku_prefixes = std::move(prefixes);
-  return g;
-}
-
-SafetyStockRule safety_rule(std::optional<std::string> group, std::optional<std::string> location,
-                            std::int64_t quantity) {
-  SafetyStockRule r;
-  r.group = std::move(group);
-  r.location = std::move(location);
-  r.quantity = quantity;
-  return r;
 }
 
 AvailabilityRules estate_rules() {
