@@ -715,6 +715,9 @@ class BusinessCentralSimulator::Company {
   std::optional<http::Response> add_line(Document& d, const json& body);
   void recompute(Document& d);
   http::Response post_document(Document& d);
+  // shipAndInvoice of an order: the posted invoice replaces it.
+  http::Response invoice_order(Document& order, const std::string& invoice_number, const std::string& shipment_number,
+                               const std::vector<json>& entries);
 
   void changed(const std::string& set, const std::string& id, const std::string& change_type);
   void schedule_flush();
@@ -738,6 +741,7 @@ class BusinessCentralSimulator::Company {
   std::string invoice_series_ = "S-INV1001";
   std::string posted_invoice_series_ = "PS-INV103001";
   std::string order_series_ = "S-ORD101001";
+  std::string posted_shipment_series_ = "PS-SHPT102001";
   std::chrono::seconds clock_offset_{0};
   std::uint64_t id_counter_ = 0;
   std::uint64_t version_counter_ = 0;
@@ -790,11 +794,14 @@ Status BusinessCentralSimulator::Company::load(const json& seed) {
     }
   }
   if (auto s = seed.find("number_series"); s != seed.end()) {
-    if (auto st = only_members(*s, {"sales_invoice", "posted_sales_invoice", "sales_order"}, "/number_series"); !st)
+    if (auto st = only_members(*s, {"sales_invoice", "posted_sales_invoice", "sales_order", "posted_sales_shipment"},
+                               "/number_series");
+        !st)
       return st;
     for (auto [name, target] : {std::pair<const char*, std::string*>{"sales_invoice", &invoice_series_},
                                 {"posted_sales_invoice", &posted_invoice_series_},
-                                {"sales_order", &order_series_}}) {
+                                {"sales_order", &order_series_},
+                                {"posted_sales_shipment", &posted_shipment_series_}}) {
       if (!s->contains(name)) continue;
       auto v = required_text(*s, name, "/number_series", 20);
       if (!v) return v.error();
@@ -1798,6 +1805,10 @@ http::Response BusinessCentralSimulator::Company::post_document(Document& d) {
     any = any || (l.record.data["lineType"] == "Item" && !decimal_of(l.record.data["quantity"])->is_zero());
   if (!any) return dialog_error("There is nothing to post.");
   const std::string posted = next_in_series(posted_invoice_series_);
+  // An invoice's stock leaves with the posted invoice; an order's with the
+  // posted shipment (shipAndInvoice makes both).
+  const bool order = d.kind == DocumentKind::order;
+  const std::string stock_document = order ? next_in_series(posted_shipment_series_) : posted;
   const std::string posting_date = h["postingDate"].get<std::string>();
   const std::string customer = h["customerNumber"].get<std::string>();
   std::vector<json> entries;
@@ -1808,24 +1819,75 @@ http::Response BusinessCentralSimulator::Company::post_document(Document& d) {
     if (q.is_zero()) continue;
     Record* item = item_by_id(l.item_id);
     const Quantity unit_cost = item ? *decimal_of(item->data["unitCost"]) : Quantity();
-    Record& e = write_ledger_entry(ld["lineObjectNumber"].get<std::string>(), l.location_code, minus(q), "Sale",
-                                   "Sales Invoice", posted, posting_date, "Customer", customer,
-                                   *decimal_of(ld["amountExcludingTax"]), minus(multiply_round(q, unit_cost, 1, 2)));
+    Record& e =
+        write_ledger_entry(ld["lineObjectNumber"].get<std::string>(), l.location_code, minus(q), "Sale",
+                           order ? "Sales Shipment" : "Sales Invoice", stock_document, posting_date, "Customer",
+                           customer, *decimal_of(ld["amountExcludingTax"]), minus(multiply_round(q, unit_cost, 1, 2)));
     entries.push_back(e.data["entryNumber"]);
   }
   const std::string edn = h["externalDocumentNumber"].get<std::string>();
+  core_.inspection().count_key("posted_external_document_number", edn);
+  if (order) return invoice_order(d, posted, stock_document, entries);
   h["number"] = posted;
   h["status"] = "Open";
-  if (d.kind == DocumentKind::order) h["fullyShipped"] = true;
   ++d.posts;
   recompute(d);
   d.record.version = bump();
   for (auto& l : d.lines) l.record.version = bump();
-  core_.inspection().count_key("posted_external_document_number", edn);
   core_.inspection().record_write(
       set_name(d.kind) + ".post",
       json{{"id", d.record.id}, {"number", posted}, {"externalDocumentNumber", edn}, {"entryNumbers", entries}});
   changed(set_name(d.kind), d.record.id, "updated");
+  return http::Response::text(204, "");
+}
+
+http::Response BusinessCentralSimulator::Company::invoice_order(Document& order, const std::string& invoice_number,
+                                                                const std::string& shipment_number,
+                                                                const std::vector<json>& entries) {
+  // The posted invoice: the order's header and lines under a new id, as the
+  // salesInvoices API shows a posted invoice made from an order.
+  Document invoice;
+  invoice.kind = DocumentKind::invoice;
+  invoice.record.id = new_id("salesInvoice");
+  invoice.posts = 1;
+  json& h = invoice.record.data;
+  h = order.record.data;
+  for (const char* name : {"orderDate", "requestedDeliveryDate", "partialShipping", "fullyShipped"}) h.erase(name);
+  h["id"] = invoice.record.id;
+  h["number"] = invoice_number;
+  h["invoiceDate"] = order.record.data["postingDate"];
+  h["dueDate"] = order.record.data["postingDate"];
+  h["promisedPayDate"] = "0001-01-01";
+  h["customerPurchaseOrderReference"] = "";
+  h["orderId"] = order.record.id;
+  h["orderNumber"] = order.record.data["number"];
+  h["disputeStatusId"] = kZeroGuid;
+  h["disputeStatus"] = "";
+  h["status"] = "Open";
+  for (const auto& l : order.lines) {
+    Line copy = l;
+    copy.record.id = new_id("line");
+    copy.record.data["id"] = copy.record.id;
+    copy.record.data["documentId"] = invoice.record.id;
+    copy.record.version = bump();
+    invoice.lines.push_back(std::move(copy));
+  }
+  invoice.next_sequence = order.next_sequence;
+  recompute(invoice);
+  invoice.record.version = bump();
+  const std::string order_id = order.record.id;
+  const std::string invoice_id = invoice.record.id;
+  core_.inspection().record_write("salesOrders.shipAndInvoice",
+                                  json{{"id", order_id},
+                                       {"invoiceId", invoice_id},
+                                       {"number", invoice_number},
+                                       {"shipmentNumber", shipment_number},
+                                       {"externalDocumentNumber", h["externalDocumentNumber"]},
+                                       {"entryNumbers", entries}});
+  documents_[invoice_id] = std::move(invoice);
+  documents_.erase(order_id);  // a fully shipped and invoiced order is deleted
+  changed("salesOrders", order_id, "deleted");
+  changed("salesInvoices", invoice_id, "created");
   return http::Response::text(204, "");
 }
 
@@ -2388,7 +2450,12 @@ Result<std::unique_ptr<BusinessCentralSimulator>> BusinessCentralSimulator::crea
   auto locked = [&company](Member member) {
     return [&company, member](const http::Request& r) {
       std::lock_guard lock(company.mu_);
-      return (company.*member)(r);
+      try {
+        return (company.*member)(r);
+      } catch (const nlohmann::json::exception& e) {
+        // A body of an unexpected shape: the request fails, the simulator stays up.
+        return bad_request(std::string("unexpected JSON shape: ") + e.what());
+      }
     };
   };
   auto locked_list = [&company](std::string set) {

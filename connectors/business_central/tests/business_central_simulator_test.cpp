@@ -361,6 +361,43 @@ TEST_F(BusinessCentralSimulatorTest, InvoiceCreatedLookedUpPostedOnceIntoLedgerE
       400);
 }
 
+TEST_F(BusinessCentralSimulatorTest, OrderShipAndInvoiceBecomesAPostedInvoice) {
+  start();
+  SalesDocumentDraft draft;
+  draft.kind = SalesDocumentKind::order;
+  draft.external_document_number = "ORDER-1";
+  draft.customer_number = "WEB";
+  draft.document_date = "2026-11-20";
+  draft.lines = {{"1896-S", "1", std::nullopt, std::nullopt, std::nullopt}};
+  auto created = call("POST", "/salesOrders", *build_sales_document(draft));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto order = decode_sales_documents(created.body, SalesDocumentKind::order);
+  ASSERT_TRUE(order.ok()) << order.error().message;
+  EXPECT_EQ(order->value[0].document_date, "2026-11-20");
+  EXPECT_EQ(*order->value[0].total_amount_including_tax, "1050.84");  // 1000.8 + 5 %
+  const std::string id = order->value[0].id;
+  EXPECT_EQ(call("POST", "/salesOrders(" + id + ")/Microsoft.NAV.post").status, 400);  // not an order action
+  ASSERT_EQ(call("POST", "/salesOrders(" + id + ")/Microsoft.NAV.shipAndInvoice").status, 204);
+  EXPECT_EQ(call("GET", "/salesOrders(" + id + ")").status, 404);  // invoiced orders are deleted
+  EXPECT_EQ(call("POST", "/salesOrders(" + id + ")/Microsoft.NAV.shipAndInvoice").status, 404);
+  auto invoices =
+      decode_sales_documents(call("GET", "/salesInvoices?" + url_encode(external_document_number_filter("ORDER-1")) +
+                                             "&$expand=salesInvoiceLines")
+                                 .body,
+                             SalesDocumentKind::invoice);
+  ASSERT_TRUE(invoices.ok()) << invoices.error().message;
+  ASSERT_EQ(invoices->value.size(), 1u);
+  EXPECT_EQ(invoices->value[0].status, "Open");
+  EXPECT_EQ(invoices->value[0].number, "PS-INV103001");
+  EXPECT_EQ(invoices->value[0].lines.size(), 1u);
+  auto entries = ledger_after(3);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].document_type, "Sales Shipment");
+  EXPECT_EQ(entries[0].document_number, "PS-SHPT102001");
+  EXPECT_EQ(entries[0].quantity, "-1");
+  EXPECT_EQ(inspect()["keys"]["posted_external_document_number"]["ORDER-1"], 1);
+}
+
 TEST_F(BusinessCentralSimulatorTest, PatchNeedsTheCurrentEtag) {
   start();
   auto invoice = create_invoice("PATCH-1", {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
