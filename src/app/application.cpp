@@ -1,5 +1,7 @@
 #include "application.hpp"
 
+#include "availability_service.hpp"
+
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
@@ -103,6 +105,30 @@ Status Application::start_connectors(const std::string& source) {
     auto op = hub_->operation(settings_.erp.connector, connector::kPostSale);
     if (!op) return make_error(Errc::invalid_argument, "erp.connector: " + op.error().message);
   }
+  return Ok{};
+}
+
+// The availability service (availability_service.hpp) when `availability:`
+// is configured; on PostgreSQL one instance runs it at a time.
+Status Application::start_availability() {
+  if (!settings_.availability) return Ok{};
+  AvailabilityServiceSettings s;
+  s.rules = *settings_.availability;
+  for (const auto& c : s.rules.channels)
+    if (!c.push_connector.empty()) s.pushes.push_back(ChannelPush{c.code, c.push_connector, c.push_location});
+  std::function<bool()> leader = [] { return true; };  // SQLite: one instance
+  if (settings_.postgres) {
+    store::PgSingletonSettings lock;
+    lock.postgres = *settings_.postgres;
+    lock.name = "availability";
+    auto singleton = store::start_pg_singleton(lock);
+    if (!singleton) return std::move(singleton).error();
+    availability_lock_ = std::move(singleton).value();
+    leader = [lock = availability_lock_.get()] { return lock->held(); };
+  }
+  availability_ = std::make_unique<AvailabilityService>(*store_, *hub_, registry_, std::move(s), leader);
+  if (auto st = availability_->start(); !st) return st;
+  log::info("availability service ready", {{"channels", std::to_string(settings_.availability->channels.size())}});
   return Ok{};
 }
 
@@ -218,6 +244,7 @@ Status Application::start_core() {
   relay_->start();
   if (auto st = engine_->run(); !st)
     log::warn("workflow wake-ups fall back to polling", {{"error", st.error().describe()}});
+  if (auto st = start_availability(); !st) return st;
   hub_->start_polling([this](const std::string& id) -> std::function<bool()> {
     if (!settings_.postgres) return [] { return true; };  // SQLite: one instance
     // One poller per connector instance across processes; the lock moves
@@ -258,6 +285,8 @@ bool Application::stop() {
   }
   // In-flight API work finishes before the engine and relay stop.
   if (handler_pool_) handler_pool_->stop();
+  if (availability_) availability_->stop();
+  if (availability_lock_) availability_lock_->stop();
   if (hub_) hub_->stop();
   for (auto& lock : poll_locks_) lock->stop();
   poll_locks_.clear();

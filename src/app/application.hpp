@@ -32,6 +32,8 @@
 
 namespace trueup::app {
 
+class AvailabilityService;
+
 // Opens the configured store engine (no migrations).
 Result<std::unique_ptr<store::Store>> open_store(const DaemonSettings& settings);
 
@@ -66,6 +68,7 @@ class Application {
   void announce();
   Status start_core();
   Status book_sale(store::Transaction& tx, const model::Order& order);
+  Status start_availability();
   Status start_connectors(const std::string& source);
   Status register_instance();
   void heartbeat();
@@ -93,6 +96,8 @@ class Application {
   std::unique_ptr<connector::Hub> hub_;
   std::vector<std::unique_ptr<store::PgSingleton>> poll_locks_;
   std::unique_ptr<store::PgSingleton> relay_lock_;
+  std::unique_ptr<store::PgSingleton> availability_lock_;
+  std::unique_ptr<AvailabilityService> availability_;
   std::unique_ptr<messaging::Relay> relay_;
   std::unique_ptr<api::Authenticator> auth_;
   std::unique_ptr<api::HandlerPool> handler_pool_;

@@ -220,6 +220,7 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                            "signs it. Default: http:// and the request's Host header."),
               }),
       connectors_section(),
+      inventory::availability_section(),
       section("erp", "Booking channel sales in the ERP.",
               {
                   optional("connector", Type::string,
@@ -346,6 +347,18 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
     }
   }
   s.config = std::make_shared<const config::Config>(config);
+
+  if (root.present("availability")) {
+    auto rules = inventory::availability_rules(root.section("availability"), config.source());
+    if (!rules) return std::move(rules).error();
+    for (std::size_t i = 0; i < rules->channels.size(); ++i) {
+      const auto& push = rules->channels[i].push_connector;
+      if (!push.empty() && !connector_ids.contains(push))
+        return make_error(Errc::invalid_argument, config.source() + ": availability.channels[" + std::to_string(i) +
+                                                      "].push_connector: no connector has the id '" + push + "'");
+    }
+    s.availability = std::move(rules).value();
+  }
 
   auto erp = root.section("erp");
   if (erp.present("connector")) {

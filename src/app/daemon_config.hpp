@@ -14,6 +14,7 @@
 #include "trueup/core/error.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/server.hpp"
+#include "trueup/inventory/availability_rules.hpp"
 #include "trueup/log/log.hpp"
 #include "trueup/messaging/idempotency.hpp"
 #include "trueup/messaging/relay.hpp"
@@ -64,7 +65,8 @@ struct DaemonSettings {
     std::vector<std::string> post_channels;  // empty = every channel
     std::vector<std::string> post_statuses{"closed", "fulfilled"};
   } erp;
-  std::shared_ptr<const config::Config> config;  // the connectors' own settings are read from it
+  std::optional<inventory::AvailabilityRules> availability;  // the `availability:` section, when present
+  std::shared_ptr<const config::Config> config;              // the connectors' own settings are read from it
 };
 
 // The topic every instance announces itself on.

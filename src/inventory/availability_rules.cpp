@@ -51,6 +51,12 @@ config::Key availability_section() {
                   bounded(with_default("minimum", Type::integer, "0",
                                        "Below this many units (after share and cap) the channel shows 0."),
                           0, 1000000000),
+                  optional("push_connector", Type::string,
+                           "Connector instance id (connectors.<type>[].id) whose set_available operation receives "
+                           "the channel's quantities. Unset: computed, not pushed."),
+                  optional("push_location", Type::string,
+                           "Location code whose mapping in that connector shows the channel's quantity (e.g. the "
+                           "Shopify location of the web shop). Required with push_connector."),
               }),
           section("tiers", "When changed quantities are pushed to channels.",
                   {
@@ -150,6 +156,9 @@ Status validate(const AvailabilityRules& rules, std::string_view path) {
     if (ch.share_percent < 0 || ch.share_percent > 100) return fail(p + ".share_percent", "must be within 0..100");
     if (ch.cap && *ch.cap < 0) return fail(p + ".cap", "must be >= 0");
     if (ch.minimum < 0) return fail(p + ".minimum", "must be >= 0");
+    if (ch.push_connector.empty() != ch.push_location.empty())
+      return fail(p + (ch.push_connector.empty() ? ".push_connector" : ".push_location"),
+                  "push_connector and push_location go together");
   }
 
   std::set<std::string> hot;
@@ -192,6 +201,8 @@ Result<AvailabilityRules> availability_rules(const config::Section& s, std::stri
     ch.share_percent = static_cast<int>(c.integer("share_percent"));
     if (c.has("cap")) ch.cap = c.integer("cap");
     ch.minimum = c.integer("minimum");
+    if (c.has("push_connector")) ch.push_connector = c.string("push_connector");
+    if (c.has("push_location")) ch.push_location = c.string("push_location");
     rules.channels.push_back(std::move(ch));
   }
 

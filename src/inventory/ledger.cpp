@@ -30,7 +30,14 @@ Result<Position> apply(store::Transaction& tx, const std::string& sku, const std
   if (!r) return std::move(r).error();
   if (r->rows.empty() || !r->rows[0][0] || !r->rows[0][1] || !r->rows[0][2])
     return make_error(Errc::internal, "stock position not returned");
-  return Position{std::stoll(*r->rows[0][0]), std::stoll(*r->rows[0][1]), std::stoll(*r->rows[0][2])};
+  const Position out{std::stoll(*r->rows[0][0]), std::stoll(*r->rows[0][1]), std::stoll(*r->rows[0][2])};
+  // For the availability service (stock_dirty in migrations/*/0008).
+  auto dirty = tx.exec(
+      "INSERT INTO stock_dirty (sku, location, on_hand_e5) VALUES ($1, $2, $3) ON CONFLICT (sku, location) DO UPDATE "
+      "SET on_hand_e5 = excluded.on_hand_e5",
+      {sku, location, out.on_hand});
+  if (!dirty) return std::move(dirty).error();
+  return out;
 }
 
 // Marks the provisional rows chosen by `where` (with `params` after $1 =

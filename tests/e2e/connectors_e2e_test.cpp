@@ -49,22 +49,10 @@ std::string instance_id(const std::string& prefix) {
   return id;
 }
 
-// The Shopify simulator: the real binary, the example seed; returns once its
-// admin endpoint answers (bounded: 60 s).
+// The Shopify simulator: the real binary, the example seed.
 std::unique_ptr<Process> start_shopify_sim(std::uint16_t port) {
-  auto sim = std::make_unique<Process>(
-      std::vector<std::string>{trueup_binary(), "sim", "shopify", "--port", std::to_string(port), "--seed",
-                               source_dir() + "/config/examples/shopify-sim-seed.json"},
-      std::map<std::string, std::string>{{"SHOPIFY_ACCESS_TOKEN", "shpat_e2e_token"}}, make_temp_dir("trueup-sim-"));
-  HttpClient shop("127.0.0.1", port);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && sim->running()) {
-    auto r = shop.get("/_sim/inspect");
-    if (r && r->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
-  }
-  EXPECT_TRUE(sim->running()) << sim->stderr_text();
-  return sim;
+  return start_simulator("shopify", port, {"--seed", source_dir() + "/config/examples/shopify-sim-seed.json"},
+                         {{"SHOPIFY_ACCESS_TOKEN", "shpat_e2e_token"}});
 }
 
 // The daemon's YAML for one Shopify instance `id` calling the simulator.

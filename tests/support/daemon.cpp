@@ -34,6 +34,23 @@ void stop_daemon(Daemon& d) {
   EXPECT_EQ(*code, 0) << d.process->stderr_text();
 }
 
+std::unique_ptr<Process> start_simulator(const std::string& system, std::uint16_t port,
+                                         const std::vector<std::string>& args,
+                                         const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv{trueup_binary(), "sim", system, "--port", std::to_string(port)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto sim = std::make_unique<Process>(argv, env, make_temp_dir("trueup-sim-"));
+  HttpClient admin("127.0.0.1", port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && sim->running()) {
+    auto r = admin.get("/_sim/inspect");
+    if (r && r->status == 200) return sim;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the listener
+  }
+  ADD_FAILURE() << "trueup sim " << system << " did not start:\n" << sim->stderr_text();
+  return sim;
+}
+
 std::string psql(const std::string& pg, const std::string& sql) {
   auto r = run_process({"psql", pg, "-Atc", sql});
   EXPECT_EQ(r.exit_code, 0) << r.err;

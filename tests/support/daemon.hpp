@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -25,6 +26,13 @@ struct Daemon {
 void start_daemon(Daemon& d, const std::string& yaml, std::map<std::string, std::string> env);
 // SIGTERM, then expects exit code 0.
 void stop_daemon(Daemon& d);
+
+// `trueup sim <system> --port <port> <args...>` with `env`; returns once its
+// admin endpoint (/_sim/inspect) answers (bounded: 60 s; a gtest failure
+// otherwise, with the simulator's stderr).
+std::unique_ptr<Process> start_simulator(const std::string& system, std::uint16_t port,
+                                         const std::vector<std::string>& args,
+                                         const std::map<std::string, std::string>& env);
 
 // psql -Atc: the answer without the trailing newline.
 std::string psql(const std::string& pg, const std::string& sql);

@@ -53,6 +53,11 @@ struct ChannelRule {
   int share_percent = 100;             // floor(sum * share_percent / 100)
   std::optional<std::int64_t> cap;     // then at most this many
   std::int64_t minimum = 0;            // then below this, the channel shows 0
+  // Where the daemon pushes the channel's quantities: a connector instance
+  // with a set_available operation, and the location code (mapped by that
+  // connector) that shows them. Empty: computed, not pushed.
+  std::string push_connector;
+  std::string push_location;
 };
 
 struct TierRules {

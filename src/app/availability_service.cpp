@@ -1,0 +1,275 @@
+#include "availability_service.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "trueup/connector/hub.hpp"
+#include "trueup/connector/operations.hpp"
+#include "trueup/inventory/availability.hpp"
+#include "trueup/inventory/push_schedule.hpp"
+#include "trueup/log/log.hpp"
+#include "trueup/metrics/registry.hpp"
+#include "trueup/store/store.hpp"
+
+namespace trueup::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::int64_t kScale = 100000;  // stock_position quantities are e5
+
+}  // namespace
+
+struct AvailabilityService::Impl {
+  Impl(store::Store& s, connector::Hub& h, metrics::Registry& r, AvailabilityServiceSettings st,
+       std::function<bool()> l)
+      : store(s), hub(h), registry(r), settings(std::move(st)), leader(std::move(l)), engine(settings.rules) {}
+
+  struct Channel {
+    inventory::ChannelId id = 0;
+    ChannelPush push;
+    connector::Connector* target = nullptr;
+    metrics::Counter* pushed = nullptr;
+    metrics::Counter* failed = nullptr;
+    metrics::Counter* retried = nullptr;
+    metrics::Histogram* delay = nullptr;
+    metrics::Gauge* pending = nullptr;
+    std::thread thread;
+  };
+
+  store::Store& store;
+  connector::Hub& hub;
+  metrics::Registry& registry;
+  AvailabilityServiceSettings settings;
+  std::function<bool()> leader;
+  inventory::AvailabilityEngine engine;
+  std::unique_ptr<inventory::PushSchedule> schedule;
+  std::vector<std::unique_ptr<Channel>> channels;
+  std::set<inventory::ChannelId> pushed_channels;
+
+  std::mutex mu;
+  std::condition_variable cv;  // stop, new pushes
+  bool stopping = false;
+  bool loaded = false;  // under mu: the engine holds the store's figures
+  std::thread feeder;
+
+  bool wait(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, d, [this] { return stopping; });
+  }
+
+  // The store's figures into the engine: every position, the published values.
+  Status load() {
+    std::vector<std::tuple<std::string, std::string, std::int64_t>> positions;
+    std::vector<std::tuple<std::string, std::string, std::int64_t>> published;
+    auto st = store.transact([&](store::Transaction& tx) -> Status {
+      positions.clear();
+      published.clear();
+      // Read and clear the dirty marks first: what changes after is marked again.
+      auto cleared = tx.exec("DELETE FROM stock_dirty");
+      if (!cleared) return std::move(cleared).error();
+      auto p = tx.exec("SELECT sku, location, on_hand_e5 FROM stock_position");
+      if (!p) return std::move(p).error();
+      for (const auto& row : p->rows) positions.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
+      auto q = tx.exec("SELECT channel, sku, available FROM availability_published");
+      if (!q) return std::move(q).error();
+      for (const auto& row : q->rows) published.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
+      return Ok{};
+    });
+    if (!st) return st;
+    for (const auto& [sku, location, on_hand] : positions) set(sku, location, on_hand, false);
+    for (const auto& [channel, sku, value] : published)
+      if (auto id = engine.channel_id(channel)) engine.mark_published(*id, engine.sku_id(sku), value);
+    const auto differ = engine.recompute();
+    log::info("availability loaded", {{"positions", std::to_string(positions.size())},
+                                      {"published", std::to_string(published.size())},
+                                      {"to_push", std::to_string(differ)}});
+    return Ok{};
+  }
+
+  void set(const std::string& sku, const std::string& location, std::int64_t on_hand_e5, bool count_sales) {
+    if (on_hand_e5 % kScale != 0) {
+      log::warn("availability: fractional stock not counted",
+                {{"sku", sku}, {"location", location}, {"on_hand_e5", std::to_string(on_hand_e5)}});
+      return;
+    }
+    const std::int64_t units = on_hand_e5 / kScale;
+    if (count_sales) {
+      const auto before = engine.position(sku, location).on_hand;
+      if (units < before) schedule->record_sale(engine.sku_id(sku), before - units, Clock::now());
+    }
+    if (auto st = engine.set_on_hand(sku, location, units); !st)
+      log::warn("availability: position not taken", {{"sku", sku}, {"error", st.error().describe()}});
+  }
+
+  // The positions changed since the last drain.
+  Result<std::size_t> drain() {
+    std::vector<std::tuple<std::string, std::string, std::int64_t>> changed;
+    auto st = store.transact([&](store::Transaction& tx) -> Status {
+      changed.clear();
+      auto r = tx.exec("DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5");
+      if (!r) return std::move(r).error();
+      for (const auto& row : r->rows) changed.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
+      return Ok{};
+    });
+    if (!st) return std::move(st).error();
+    for (const auto& [sku, location, on_hand] : changed) set(sku, location, on_hand, true);
+    return changed.size();
+  }
+
+  void feed_loop() {
+    while (!wait(settings.poll_interval)) {
+      if (!leader()) {
+        std::lock_guard lock(mu);
+        loaded = false;
+        continue;
+      }
+      bool need_load = false;
+      {
+        std::lock_guard lock(mu);
+        need_load = !loaded;
+      }
+      if (need_load) {
+        if (auto st = load(); !st) {
+          log::warn("availability: loading the stock failed; retrying", {{"error", st.error().describe()}});
+          continue;
+        }
+        std::lock_guard lock(mu);
+        loaded = true;
+      } else if (auto n = drain(); !n) {
+        log::warn("availability: reading stock changes failed", {{"error", n.error().describe()}});
+        continue;
+      }
+      auto changes = engine.drain_changes();
+      if (changes.empty()) continue;
+      // Channels without a push target are computed only: their value counts as shown.
+      std::erase_if(changes, [this](const inventory::AvailabilityChange& ch) {
+        if (pushed_channels.contains(ch.channel)) return false;
+        engine.mark_published(ch.channel, ch.sku, ch.available);
+        return true;
+      });
+      schedule->add(changes, Clock::now());
+      for (auto& c : channels) c->pending->set(static_cast<double>(schedule->pending(c->id)));
+      cv.notify_all();
+    }
+  }
+
+  // Pushes one value; true when the channel took it (or it is given up).
+  void push(Channel& c, const inventory::DuePush& due) {
+    const std::string sku = engine.sku_code(due.sku);
+    connector::OutboundCall call;
+    call.operation = connector::kSetAvailable;
+    call.input = connector::set_available_input(sku, c.push.location, due.available);
+    call.idempotency_key = "avail:" + c.push.channel + ":" + sku + ":" + std::to_string(due.available);
+    call.deadline = Clock::now() + std::chrono::seconds(30);
+    auto r = c.target->perform(call);
+    if (!r) {
+      if (r.error().retryable()) {
+        c.retried->inc();
+        schedule->requeue(due, Clock::now());
+      } else {
+        c.failed->inc();
+        log::warn("availability push refused; tried again at the SKU's next change",
+                  {{"channel", c.push.channel}, {"sku", sku}, {"error", r.error().describe()}});
+      }
+      return;
+    }
+    engine.mark_published(c.id, due.sku, due.available);
+    auto st = store.transact([&](store::Transaction& tx) -> Status {
+      auto w = tx.exec(
+          "INSERT INTO availability_published (channel, sku, available) VALUES ($1, $2, $3) ON CONFLICT (channel, "
+          "sku) DO UPDATE SET available = excluded.available, pushed_at = CURRENT_TIMESTAMP",
+          {c.push.channel, sku, due.available});
+      if (!w) return std::move(w).error();
+      return Ok{};
+    });
+    if (!st)
+      log::warn("availability: published value not recorded (pushed again after a restart)",
+                {{"channel", c.push.channel}, {"sku", sku}, {"error", st.error().describe()}});
+    c.pushed->inc();
+    c.delay->observe(std::chrono::duration<double>(Clock::now() - due.first_seen).count());
+  }
+
+  void push_loop(Channel& c) {
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        const auto next = schedule->next_due(c.id);
+        const auto until = next ? *next : Clock::now() + std::chrono::seconds(1);
+        cv.wait_until(lock, until, [&] {
+          if (stopping) return true;
+          const auto n = schedule->next_due(c.id);
+          return n && *n <= Clock::now();
+        });
+        if (stopping) return;
+      }
+      auto due = schedule->take_due(c.id, Clock::now(), settings.pushes_per_take);
+      for (const auto& d : due) {
+        {
+          std::lock_guard lock(mu);
+          if (stopping) return;
+        }
+        push(c, d);
+      }
+      c.pending->set(static_cast<double>(schedule->pending(c.id)));
+    }
+  }
+};
+
+AvailabilityService::AvailabilityService(store::Store& store, connector::Hub& hub, metrics::Registry& registry,
+                                         AvailabilityServiceSettings settings, std::function<bool()> leader)
+    : impl_(std::make_unique<Impl>(store, hub, registry, std::move(settings), std::move(leader))) {}
+
+AvailabilityService::~AvailabilityService() { stop(); }
+
+Status AvailabilityService::start() {
+  auto& impl = *impl_;
+  std::vector<inventory::SkuId> hot;
+  for (const auto& sku : impl.settings.rules.tiers.hot_skus) hot.push_back(impl.engine.sku_id(sku));
+  impl.schedule = std::make_unique<inventory::PushSchedule>(impl.settings.rules.tiers, hot, Clock::now());
+  for (const auto& p : impl.settings.pushes) {
+    auto id = impl.engine.channel_id(p.channel);
+    if (!id) return make_error(Errc::invalid_argument, "availability: channel " + p.channel + " has no rule");
+    auto op = impl.hub.operation(p.connector, connector::kSetAvailable);
+    if (!op)
+      return make_error(Errc::invalid_argument, "availability: channel " + p.channel + ": " + op.error().message);
+    auto c = std::make_unique<Impl::Channel>();
+    c->id = *id;
+    impl.pushed_channels.insert(*id);
+    c->push = p;
+    c->target = impl.hub.find(p.connector);
+    const metrics::Labels ch{{"channel", p.channel}};
+    const auto with = [&](const char* result) { return metrics::Labels{{"channel", p.channel}, {"result", result}}; };
+    c->pushed = &impl.registry.counter("trueup_availability_pushes_total", "Availability pushes to channels by result.",
+                                       with("accepted"));
+    c->retried = &impl.registry.counter("trueup_availability_pushes_total",
+                                        "Availability pushes to channels by result.", with("retry"));
+    c->failed = &impl.registry.counter("trueup_availability_pushes_total", "Availability pushes to channels by result.",
+                                       with("refused"));
+    c->delay =
+        &impl.registry.histogram("trueup_availability_push_delay_seconds",
+                                 "From the change reaching the availability service to the channel accepting it.",
+                                 {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900}, ch);
+    c->pending = &impl.registry.gauge("trueup_availability_pending", "Channel quantities waiting to be pushed.", ch);
+    impl.channels.push_back(std::move(c));
+  }
+  impl.feeder = std::thread([&impl] { impl.feed_loop(); });
+  for (auto& c : impl.channels) c->thread = std::thread([&impl, ch = c.get()] { impl.push_loop(*ch); });
+  return Ok{};
+}
+
+void AvailabilityService::stop() {
+  auto& impl = *impl_;
+  {
+    std::lock_guard lock(impl.mu);
+    impl.stopping = true;
+  }
+  impl.cv.notify_all();
+  if (impl.feeder.joinable()) impl.feeder.join();
+  for (auto& c : impl.channels)
+    if (c->thread.joinable()) c->thread.join();
+}
+
+}  // namespace trueup::app

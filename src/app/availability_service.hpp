@@ -1,0 +1,89 @@
+#pragma once
+// The availability service: keeps the AvailabilityEngine fed from the stock
+// ledger and pushes each channel's changed quantities through its connector,
+// hot SKUs at once and the rest on the cold tick (PushSchedule).
+//
+//   ledger step (any instance) --stock_dirty--> this service (the leader
+//   instance) --engine.set_on_hand--> drain_changes --PushSchedule--> one
+//   push thread per channel --connector.perform(set_available)--> channel
+//
+// Inputs: the store is the source of truth. On taking the lead the service
+// loads every stock_position and the values last published
+// (availability_published), recomputes, and pushes only what differs; then
+// it drains stock_dirty (DELETE ... RETURNING, so a position written by a
+// transaction still in flight is read by the next drain) every
+// `poll_interval`. Quantities with a fraction are skipped with a warning
+// (the engine counts whole units).
+//
+// Pushes: per channel one thread, so the pushes of one (channel, SKU) never
+// overtake each other; the newest value wins while a push waits. A push is a
+// set-to-value call with idempotency key "avail:<channel>:<sku>:<value>";
+// accepted → availability_published and the engine's published value;
+// retryable failure → queued again; permanent failure (an unmapped SKU) →
+// logged and counted, tried again at the SKU's next change.
+//
+// Velocity: a drop of a position's on-hand counts as that many units sold
+// (POS and channel sales alike) for the hot tier.
+//
+// Metrics: trueup_availability_pushes_total{channel,result},
+// trueup_availability_push_delay_seconds{channel} (change seen -> pushed),
+// trueup_availability_pending{channel}.
+//
+// Thread-safety: start()/stop() from one thread.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trueup/core/error.hpp"
+#include "trueup/inventory/availability_rules.hpp"
+
+namespace trueup::store {
+class Store;
+}
+namespace trueup::metrics {
+class Registry;
+}
+namespace trueup::connector {
+class Hub;
+}
+
+namespace trueup::app {
+
+// Where a channel's quantities go: the connector instance and the location
+// (canonical code, mapped by the connector) that shows the channel's
+// availability.
+struct ChannelPush {
+  std::string channel;
+  std::string connector;
+  std::string location;
+};
+
+struct AvailabilityServiceSettings {
+  inventory::AvailabilityRules rules;
+  std::vector<ChannelPush> pushes;  // channels without one are computed, not pushed
+  std::chrono::milliseconds poll_interval{100};
+  std::size_t pushes_per_take = 16;
+};
+
+class AvailabilityService {
+ public:
+  // `leader` says whether this instance computes and pushes (one at a time
+  // across instances). store, hub and registry must outlive the service.
+  AvailabilityService(store::Store& store, connector::Hub& hub, metrics::Registry& registry,
+                      AvailabilityServiceSettings settings, std::function<bool()> leader);
+  ~AvailabilityService();
+
+  // Checks that every push names a configured connector with a
+  // set_available operation and a channel of the rules; starts the threads.
+  Status start();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trueup::app

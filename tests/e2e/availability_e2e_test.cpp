@@ -1,0 +1,145 @@
+// Availability through the real binary on PostgreSQL and Kafka: movements
+// accepted by the system API change stock; the availability service
+// computes the channel's quantity (safety stock, share) and pushes it to the
+// Shopify simulator through the connector's set_available; a restart pushes
+// nothing that the channel already shows.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/test_env.hpp"
+
+namespace trueup::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kToken = "shpat_e2e_token";
+
+// The shop's `available` for an inventory item at a location, read as text
+// (ids beyond 2^53 stay exact); -1 when the level is not there.
+long long shop_level(HttpClient& shop, const std::string& item, const std::string& location) {
+  auto r = shop.request("GET", "/admin/api/2026-07/inventory_levels.json?inventory_item_ids=" + item, "",
+                        {{"X-Shopify-Access-Token", kToken}});
+  if (!r || r->status != 200) return -2;
+  const std::string& text = r->body;
+  const auto at = text.find("\"location_id\":" + location);
+  if (at == std::string::npos) return -1;
+  const auto start = text.rfind('{', at), end = text.find('}', at);
+  const std::string level = text.substr(start, end - start);
+  const auto a = level.find("\"available\":");
+  if (a == std::string::npos) return -1;
+  return std::stoll(level.substr(a + 12));
+}
+
+bool level_becomes(HttpClient& shop, const std::string& item, const std::string& location, long long expected) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (shop_level(shop, item, location) == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the push is background work
+  }
+  return false;
+}
+
+std::string movement(const std::string& id, const std::string& kind, const std::string& sku, const std::string& qty) {
+  return json{{"movement_id", id},      {"kind", kind},          {"sku", sku},
+              {"location", "WH"},       {"quantity_delta", qty}, {"occurred_at", "2026-11-26T10:00:00+01:00"},
+              {"source_system", "wms"}, {"source_reference", id}}
+      .dump();
+}
+
+TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  const std::uint16_t sim_port = free_port();
+  auto sim = start_simulator("shopify", sim_port, {"--seed", source_dir() + "/config/examples/shopify-sim-seed.json"},
+                             {{"SHOPIFY_ACCESS_TOKEN", kToken}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient shop("127.0.0.1", sim_port);
+
+  std::string run = unique_name("av");
+  for (auto& ch : run)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
+  const std::string sku = run + "-PINK", hot_sku = run + "-RED";
+  // Every run starts from empty positions of its own SKUs; the shop's levels
+  // are the seed's until the first push.
+  const std::string yaml =
+      "instance_id: " + run +
+      "\nhttp:\n  port: ${PORT}\n  access_log: false\napi:\n  allow_anonymous: true\n"
+      "workflow:\n  poll_interval: 200ms\nstore:\n  postgres:\n    url: ${E2E_PG}\n"
+      "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+      "connectors:\n  shopify:\n    - id: " +
+      run + "\n      channel: web-" + run +
+      "\n      webhook_secret: ${SHOP_SECRET}\n      api_base_url: http://127.0.0.1:" + std::to_string(sim_port) +
+      "\n      access_token: ${SHOP_TOKEN}\n"
+      "availability:\n  safety_stock:\n    default: 2\n"
+      "  channels:\n    - code: web-" +
+      run + "\n      locations: [WH]\n      share_percent: 50\n      push_connector: " + run +
+      "\n      push_location: WH\n"
+      "  tiers:\n    hot_skus: [" +
+      hot_sku + "]\n    cold_interval: 2s\n";
+  const std::map<std::string, std::string> env{
+      {"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", "shpss_e2e"}, {"SHOP_TOKEN", kToken}};
+  Daemon d;
+  start_daemon(d, yaml, env);
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+  for (const auto& [path, canonical] : std::vector<std::pair<std::string, std::string>>{
+           {"inventory_item/808950810", sku}, {"inventory_item/49148385", hot_sku}, {"location/655441491", "WH"}}) {
+    auto r = client.request("PUT", "/v1/crosswalk/shopify/" + path, json{{"canonical_id", canonical}}.dump());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+
+  // 26 received, safety stock 2, half for the channel: 12 (the seed shows 10).
+  auto in = client.request(
+      "POST", "/v1/inventory/movements",
+      "[" + movement(run + "-r1", "receipt", sku, "26") + "," + movement(run + "-r2", "receipt", hot_sku, "42") + "]");
+  ASSERT_TRUE(in);
+  ASSERT_EQ(in->status, 202) << in->body;
+  EXPECT_TRUE(level_becomes(shop, "808950810", "655441491", 12));
+  EXPECT_TRUE(level_becomes(shop, "49148385", "655441491", 20));
+  // Sales: 26 - 5 = 21 -> (21 - 2) / 2 = 9; the hot SKU 42 - 1 = 41 -> 19.
+  ASSERT_EQ(client
+                .request("POST", "/v1/inventory/movements",
+                         "[" + movement(run + "-s1", "sale", sku, "-5") + "," +
+                             movement(run + "-s2", "sale", hot_sku, "-1") + "]")
+                ->status,
+            202);
+  EXPECT_TRUE(level_becomes(shop, "808950810", "655441491", 9));
+  EXPECT_TRUE(level_becomes(shop, "49148385", "655441491", 19));
+  EXPECT_TRUE(eventually(
+      pg, "SELECT available FROM availability_published WHERE channel = 'web-" + run + "' AND sku = '" + sku + "'", "9",
+      std::chrono::seconds(30)));
+
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("trueup_availability_pushes_total{channel=\"web-" + run + "\",result=\"accepted\"}"),
+            std::string::npos);
+  auto before = json::parse(shop.get("/_sim/inspect")->body)["requests"].value("inventory_levels/set", 0LL);
+  stop_daemon(d);
+
+  // A restart loads positions and published values: nothing to push.
+  Daemon again;
+  again.dir = d.dir;
+  start_daemon(again, yaml, env);
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client2("127.0.0.1", again.port);
+  // A change after the restart is pushed (so the service is running), and
+  // only that one.
+  ASSERT_EQ(client2.request("POST", "/v1/inventory/movements", movement(run + "-s3", "sale", sku, "-2"))->status, 202);
+  EXPECT_TRUE(level_becomes(shop, "808950810", "655441491", 8));  // 19 -> 17 / 2 = 8
+  auto after = json::parse(shop.get("/_sim/inspect")->body)["requests"].value("inventory_levels/set", 0LL);
+  EXPECT_EQ(after, before + 1) << "only the new value was pushed";
+  stop_daemon(again);
+  sim->signal(SIGTERM);
+  EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());
+}
+
+}  // namespace
+}  // namespace trueup::testing
