@@ -208,35 +208,23 @@ class FilterParser {
   bool word(std::string_view w) const { return peek().kind == Token::Kind::word && lower(peek().text) == w; }
   Error fail(const std::string& what) const { return make_error(Errc::invalid_argument, "$filter: " + what); }
 
-  Result<FilterNode> parse_or() {
-    auto left = parse_and();
-    if (!left) return left;
-    if (!word("or")) return left;
-    FilterNode any;
-    any.kind = FilterNode::Kind::any;
-    any.children.push_back(std::move(*left));
-    while (word("or")) {
+  Result<FilterNode> parse_or() { return parse_chain("or", FilterNode::Kind::any, &FilterParser::parse_and); }
+  Result<FilterNode> parse_and() { return parse_chain("and", FilterNode::Kind::all, &FilterParser::parse_unary); }
+  // operand (<word> operand)*: one node of `kind` when the word occurs.
+  Result<FilterNode> parse_chain(std::string_view joiner, FilterNode::Kind kind,
+                                 Result<FilterNode> (FilterParser::*operand)()) {
+    auto first = (this->*operand)();
+    if (!first || !word(joiner)) return first;
+    FilterNode chain;
+    chain.kind = kind;
+    chain.children.push_back(std::move(*first));
+    while (word(joiner)) {
       next();
-      auto right = parse_and();
-      if (!right) return right;
-      any.children.push_back(std::move(*right));
+      auto more = (this->*operand)();
+      if (!more) return more;
+      chain.children.push_back(std::move(*more));
     }
-    return any;
-  }
-  Result<FilterNode> parse_and() {
-    auto left = parse_unary();
-    if (!left) return left;
-    if (!word("and")) return left;
-    FilterNode all;
-    all.kind = FilterNode::Kind::all;
-    all.children.push_back(std::move(*left));
-    while (word("and")) {
-      next();
-      auto right = parse_unary();
-      if (!right) return right;
-      all.children.push_back(std::move(*right));
-    }
-    return all;
+    return chain;
   }
   Result<FilterNode> parse_unary() {
     if (word("not")) {

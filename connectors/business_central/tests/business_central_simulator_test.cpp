@@ -225,6 +225,18 @@ TEST_F(BusinessCentralSimulatorTest, ItemsLocationsCustomersDecodeAndFilter) {
   ASSERT_EQ(by_id.status, 200);
   EXPECT_EQ(decode_items(by_id.body)->value.at(0).number, "1928-S");
   EXPECT_EQ(call("GET", "/items(00000000-0000-0000-0000-000000000009)").status, 404);
+  auto count = [&](const std::string& filter) {
+    auto page = call("GET", "/items?" + url_encode("$filter=" + filter));
+    EXPECT_EQ(page.status, 200) << filter << ": " << page.body;
+    return json::parse(page.body)["value"].size();
+  };
+  EXPECT_EQ(count("(number eq '1896-S' or number eq '70000') and not (blocked eq true)"), 2u);
+  EXPECT_EQ(count("unitPrice gt 50 and unitPrice le 1000.8"), 2u);
+  EXPECT_EQ(count("lastModifiedDateTime gt 2000-01-01T00:00:00Z"), 3u);
+  EXPECT_EQ(count("lastModifiedDateTime lt 2000-01-01T00:00:00Z"), 0u);
+  EXPECT_EQ(count("contains(displayName,'desk')"), 1u);
+  EXPECT_EQ(count("type eq 'Inventory'"), 3u);
+  EXPECT_EQ(call("GET", "/items?" + url_encode("$filter=number eq 'unterminated")).status, 400);
   auto unknown = call("GET", "/items?" + url_encode("$filter=sku eq 'x'"));
   EXPECT_EQ(unknown.status, 400);
   EXPECT_NE(unknown.body.find("Could not find a property named 'sku'"), std::string::npos);
