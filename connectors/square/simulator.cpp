@@ -121,6 +121,13 @@ std::optional<http::Response> read_strings(const json& body, std::string_view na
   return std::nullopt;
 }
 
+// A text member of an object; "" when absent, null or not text (seed orders
+// are kept verbatim and may write null).
+std::string text_of(const json& object, std::string_view name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::optional<std::int64_t> int_value(const json& v) {
   if (v.is_number_integer()) return v.get<std::int64_t>();
   return std::nullopt;
@@ -268,7 +275,7 @@ Status SquareSimulator::Account::load(const json& seed) {
     if (!j.is_object()) return invalid(at, "expected an object");
     auto variation = variation_of(j, at);
     if (!variation) return variation.error();
-    const std::string location = j.value("location_id", "");
+    const std::string location = text_of(j, "location_id");
     if (!locations_.contains(location)) return invalid(at + "/location_id", "unknown location");
     const std::string state = j.value("state", "IN_STOCK");
     if (!tracked_state(state))
@@ -734,9 +741,9 @@ http::Response SquareSimulator::Account::search_orders(const http::Request& requ
   const std::set<std::string> location_set(locations.begin(), locations.end());
   std::vector<std::pair<std::pair<std::int64_t, std::string>, const json*>> selected;
   for (const auto& [id, order] : orders_) {
-    if (!location_set.contains(order.value("location_id", ""))) continue;
-    if (!states.empty() && !states.contains(order.value("state", ""))) continue;
-    auto t = model::Timestamp::parse(order.value(field, ""));
+    if (!location_set.contains(text_of(order, "location_id"))) continue;
+    if (!states.empty() && !states.contains(text_of(order, "state"))) continue;
+    auto t = model::Timestamp::parse(text_of(order, field));
     if (!t) continue;  // an order without the field (closed_at of an open order) is not in the sort
     if (start && t->compare_instant(*start) < 0) continue;
     if (end && t->compare_instant(*end) >= 0) continue;
@@ -1035,7 +1042,7 @@ http::Response SquareSimulator::Account::admin_create_refund(const http::Request
   auto order_it = orders_.find(spec->value("order_id", ""));
   if (order_it == orders_.end()) return admin_problem(404, "/order_id: no such order");
   const json& sale = order_it->second;
-  if (sale.value("state", "") != "COMPLETED" || !sale.contains("tenders") || sale["tenders"].empty())
+  if (text_of(sale, "state") != "COMPLETED" || !sale.contains("tenders") || sale["tenders"].empty())
     return admin_problem(400, "/order_id: only a COMPLETED order with a tender is refunded");
   auto lines = spec->find("return_line_items");
   if (lines == spec->end() || !lines->is_array() || lines->empty())
@@ -1163,7 +1170,7 @@ http::Response SquareSimulator::Account::admin_set_count(const http::Request& re
   if (!spec || !spec->is_object()) return admin_problem(400, "the body is not a JSON object");
   auto variation = variation_of(*spec, "");
   if (!variation) return admin_problem(400, variation.error().message);
-  const std::string location = spec->value("location_id", "");
+  const std::string location = text_of(*spec, "location_id");
   if (!locations_.contains(location)) return admin_problem(400, "/location_id: unknown location");
   const std::string state = spec->value("state", "IN_STOCK");
   if (!tracked_state(state)) return admin_problem(400, "/state: a tracked InventoryState");
@@ -1285,9 +1292,9 @@ Result<std::unique_ptr<SquareSimulator>> SquareSimulator::create(SquareSimulator
       try {
         return (account.*member)(r);
       } catch (const nlohmann::json::exception& e) {
-        // A seed order of an unexpected shape: the request fails, the simulator stays up.
-        return square_error(500, "API_ERROR", "INTERNAL_SERVER_ERROR",
-                            std::string("unexpected JSON shape: ") + e.what());
+        // A member of the wrong type in a request (or a seed order of an
+        // unexpected shape): the request fails, the simulator stays up.
+        return bad_request("BAD_REQUEST", std::string("unexpected JSON shape: ") + e.what());
       }
     };
   };

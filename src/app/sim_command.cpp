@@ -45,7 +45,8 @@ Result<nlohmann::json> load_seed(const std::string& path) {
 std::function<std::optional<int>()> add_sim_commands(CLI::App& cli) {
   auto* group = cli.add_subcommand("sim", "Run a simulator of an external system (127.0.0.1 only).");
   group->require_subcommand(1);
-  std::vector<sim_cli::Runner> runners{add_shopify_sim(*group), add_business_central_sim(*group)};
+  std::vector<sim_cli::Runner> runners{add_shopify_sim(*group), add_business_central_sim(*group),
+                                       add_square_sim(*group)};
   return [runners]() -> std::optional<int> {
     for (const auto& run : runners)
       if (auto code = run()) return code;

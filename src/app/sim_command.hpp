@@ -52,5 +52,6 @@ Result<nlohmann::json> load_seed(const std::string& path);
 // The subcommands (sim_<system>.cpp).
 sim_cli::Runner add_shopify_sim(CLI::App& group);
 sim_cli::Runner add_business_central_sim(CLI::App& group);
+sim_cli::Runner add_square_sim(CLI::App& group);
 
 }  // namespace trueup::app
