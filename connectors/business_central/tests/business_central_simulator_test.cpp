@@ -628,6 +628,49 @@ TEST_F(BusinessCentralSimulatorTest, RunTimeFaultsFailEveryRequestThenRecover) {
   EXPECT_EQ(call("GET", "/items").status, 200);
 }
 
+TEST_F(BusinessCentralSimulatorTest, TimedOutCreateHappenedAndIsFoundByItsExternalDocumentNumber) {
+  start();
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 1, "timeout_hold_ms": 5000})").status, 200);
+  SalesDocumentDraft draft;
+  draft.kind = SalesDocumentKind::invoice;
+  draft.external_document_number = "LOST-1";
+  draft.customer_number = "10000";
+  draft.lines = {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}};
+  http::OutboundRequest r;
+  r.method = "POST";
+  r.url = sim_->company_url() + "/salesInvoices";
+  r.headers.add("Authorization", std::string("Bearer ") + kToken);
+  r.headers.add("Content-Type", "application/json");
+  r.body = *build_sales_document(draft);
+  r.timeout = std::chrono::milliseconds(200);
+  auto reply = client_.send(r);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().code, Errc::timeout);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 0})").status, 200);
+  auto found = decode_sales_documents(
+      call("GET", "/salesInvoices?" + url_encode(external_document_number_filter("LOST-1"))).body,
+      SalesDocumentKind::invoice);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->value.size(), 1u);  // the write happened: look up before creating again
+  EXPECT_EQ(inspect()["timeouts"], 1);
+}
+
+TEST_F(BusinessCentralSimulatorTest, DuplicatedNotificationsAtRunTime) {
+  NotificationReceiver receiver;
+  start();
+  Subscription sub;
+  sub.notification_url = receiver.url();
+  sub.resource = "/api/v2.0/companies(" + sim_->company_id() + ")/salesInvoices";
+  ASSERT_EQ(call("POST", sim_->api_url() + "/subscriptions", build_subscription(sub).dump()).status, 201);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"duplicate_share": 1}})").status, 200);
+  create_invoice("DUP-1", {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], got[1]);  // the same notification twice
+  ASSERT_TRUE(sim_->wait_notifications_idle(kBound));
+  EXPECT_EQ(inspect()["webhooks"]["delivered"], 2);
+}
+
 TEST_F(BusinessCentralSimulatorTest, AdminInventoryWritesAdjustmentEntries) {
   start();
   auto set = call("PUT", "/_sim/inventory", R"({"itemNumber": "1896-S", "locationCode": "EAST", "quantity": 10})");
