@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/exact_json.hpp"
+#include "common/sim/config_document.hpp"
 #include "shopify_payloads.hpp"
 #include "trueup/connector/signature.hpp"
 #include "trueup/core/digest.hpp"
@@ -246,13 +248,8 @@ Status ShopifySimulator::Shop::load(const json& seed) {
       }
     }
   }
-  auto each = [&seed](const char* name, auto&& load_one) -> Status {
-    auto it = seed.find(name);
-    if (it == seed.end()) return Ok{};
-    if (!it->is_array()) return invalid(std::string("/") + name, "expected an array");
-    for (std::size_t i = 0; i < it->size(); ++i)
-      if (auto st = load_one((*it)[i], std::string("/") + name + "/" + std::to_string(i)); !st) return st;
-    return Ok{};
+  auto each = [&seed](const char* name, const std::function<Status(const json&, const std::string&)>& load_one) {
+    return sim::for_each_seed_entry(seed, name, load_one);
   };
   if (auto st = each("locations", [this](const json& j, const std::string& at) { return load_location(j, at); }); !st)
     return st;
@@ -1188,14 +1185,8 @@ Result<ShopifySimulatorSettings> apply_simulator_config(const ShopifySimulatorSe
   if (!config.is_object()) return invalid("", "the config must be a mapping");
   for (const auto& [name, value] : config.items()) {
     const std::string at = "/" + name;
-    if (name == "faults") {
-      auto faults = sim::apply_fault_json(s.faults, value, at);
-      if (!faults) return faults.error();
-      s.faults = *faults;
-    } else if (name == "webhooks") {
-      auto webhooks = sim::apply_delivery_json(s.webhooks, value, at);
-      if (!webhooks) return webhooks.error();
-      s.webhooks = *webhooks;
+    if (auto core = sim::apply_core_config_member(name, value, s.faults, s.webhooks)) {
+      if (!*core) return core->error();
     } else if (name == "shop_domain" && value.is_string()) {
       s.shop_domain = value.get<std::string>();
     } else if (name == "api_version" && value.is_string()) {
@@ -1323,23 +1314,15 @@ Status ShopifySimulator::start() {
   server.port = settings_.port;
   server.threads = settings_.threads;
   server.access_log = settings_.access_log;
-  registry_ = std::make_unique<metrics::Registry>();
-  server_ = std::make_unique<http::Server>(server, *router_, *registry_);
-  return server_->start();
+  return server_.start(server, *router_);
 }
 
-std::uint16_t ShopifySimulator::port() const { return server_ ? server_->port() : 0; }
+std::uint16_t ShopifySimulator::port() const { return server_.port(); }
 
-std::string ShopifySimulator::base_url() const { return "http://" + settings_.address + ":" + std::to_string(port()); }
+std::string ShopifySimulator::base_url() const { return server_.base_url(); }
 
 sim::SimulatorCore& ShopifySimulator::core() { return *core_; }
 
-void ShopifySimulator::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  // Held answers go out first (the scheduler flushes), then the server drains.
-  if (core_) core_->stop();
-  if (server_) server_->drain(std::chrono::seconds(5));
-}
+void ShopifySimulator::stop() { server_.stop(core_.get()); }
 
 }  // namespace trueup::connectors::shopify

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sim/simulator_core.hpp"
+#include "common/sim/simulator_server.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/http/server.hpp"
 
@@ -83,9 +84,7 @@ class ShopifySimulator {
   std::unique_ptr<connectors::sim::ApiGate> graphql_gate_;
   std::unique_ptr<Shop> shop_;
   std::unique_ptr<http::Router> router_;
-  std::unique_ptr<metrics::Registry> registry_;
-  std::unique_ptr<http::Server> server_;
-  bool stopped_ = false;
+  connectors::sim::SimulatorServer server_;
 };
 
 }  // namespace trueup::connectors::shopify

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sim/simulator_core.hpp"
+#include "common/sim/simulator_server.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/http/server.hpp"
 
@@ -87,9 +88,7 @@ class SquareSimulator {
   std::unique_ptr<connectors::sim::SimulatorCore> core_;
   std::unique_ptr<Account> account_;
   std::unique_ptr<http::Router> router_;
-  std::unique_ptr<metrics::Registry> registry_;
-  std::unique_ptr<http::Server> server_;
-  bool stopped_ = false;
+  connectors::sim::SimulatorServer server_;
 };
 
 }  // namespace trueup::connectors::square

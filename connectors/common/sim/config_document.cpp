@@ -77,4 +77,14 @@ Result<nlohmann::json> load_config_file(const std::string& path) {
   return parse_config_text(*text, path);
 }
 
+Status for_each_seed_entry(const nlohmann::json& seed, const std::string& name,
+                           const std::function<Status(const nlohmann::json&, const std::string&)>& load) {
+  auto it = seed.find(name);
+  if (it == seed.end()) return Ok{};
+  if (!it->is_array()) return make_error(Errc::invalid_argument, "/" + name + ": expected an array");
+  for (std::size_t i = 0; i < it->size(); ++i)
+    if (auto st = load((*it)[i], "/" + name + "/" + std::to_string(i)); !st) return st;
+  return Ok{};
+}
+
 }  // namespace trueup::connectors::sim

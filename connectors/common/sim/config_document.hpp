@@ -11,6 +11,7 @@
 //
 // Thread-safety: pure functions.
 
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,5 +24,12 @@ Result<std::string> read_text_file(const std::string& path);
 // YAML (or JSON) text to JSON; `name` labels errors.
 Result<nlohmann::json> parse_config_text(const std::string& text, const std::string& name);
 Result<nlohmann::json> load_config_file(const std::string& path);
+
+// Calls load(element, "/<name>/<index>") for each element of the array member
+// `name` of a seed document, in order; an absent member is no element. A
+// member that is not an array, or the first error `load` returns, is the
+// error.
+Status for_each_seed_entry(const nlohmann::json& seed, const std::string& name,
+                           const std::function<Status(const nlohmann::json&, const std::string&)>& load);
 
 }  // namespace trueup::connectors::sim

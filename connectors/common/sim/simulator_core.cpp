@@ -8,6 +8,24 @@ http::Response exact_json_response(int status, const nlohmann::json& body) {
   return http::Response::json(status, dump_exact(body));
 }
 
+std::optional<Status> apply_core_config_member(std::string_view name, const nlohmann::json& value,
+                                               FaultSettings& faults, DeliverySettings& webhooks) {
+  const std::string at = "/" + std::string(name);
+  if (name == "faults") {
+    auto applied = apply_fault_json(faults, value, at);
+    if (!applied) return Status(applied.error());
+    faults = *applied;
+    return Status(Ok{});
+  }
+  if (name == "webhooks") {
+    auto applied = apply_delivery_json(webhooks, value, at);
+    if (!applied) return Status(applied.error());
+    webhooks = *applied;
+    return Status(Ok{});
+  }
+  return std::nullopt;
+}
+
 SimulatorCore::SimulatorCore(CoreSettings settings, ApiPolicy policy, WebhookSigner signer)
     : faults_(settings.faults),
       client_(http::OutboundSettings{}),

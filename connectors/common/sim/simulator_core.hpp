@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include "common/sim/api_gate.hpp"
 #include "common/sim/fault_injector.hpp"
@@ -64,6 +65,13 @@ class SimulatorCore {
   WebhookDispatcher dispatcher_;
   ApiGate gate_;
 };
+
+// The config members every simulator reads the same way, `faults`
+// (fault_settings.hpp) and `webhooks` (apply_delivery_json), applied to
+// `faults` / `webhooks`: nullopt when `name` is another member (the
+// simulator's own), else the outcome. Errors name `pointer` + "/" + name.
+std::optional<Status> apply_core_config_member(std::string_view name, const nlohmann::json& value,
+                                               FaultSettings& faults, DeliverySettings& webhooks);
 
 // A JSON answer whose numbers may carry exact decimal text (exact_json.hpp).
 http::Response exact_json_response(int status, const nlohmann::json& body);
