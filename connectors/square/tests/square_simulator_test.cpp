@@ -516,6 +516,123 @@ TEST_F(SquareSimulatorTest, DuplicateWebhooksRepeatTheEventId) {
   EXPECT_EQ(std::get<std::vector<InventoryCount>>(event->payload).at(0).quantity.to_string(), "12");
 }
 
+TEST_F(SquareSimulatorTest, OpenOrderCompletedLaterAndPosAppSalesWithoutOrderCreated) {
+  WebhookReceiver receiver;
+  SquareSimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  start(settings);
+  // An open ticket: order.created only, no stock taken, not closed.
+  auto open = call("POST", "/_sim/sales",
+                   R"({"location_id": "L1STORE0000001", "state": "OPEN", "ticket_name": "Table 4",
+                       "line_items": [{"sku": "TS-M", "quantity": "1"}]})");
+  ASSERT_EQ(open.status, 201) << open.body;
+  const std::string id = json::parse(open.body)["orders"][0]["id"].get<std::string>();
+  auto got = receiver.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(in_stock("VARTSHIRTM00000000000001", "L1STORE0000001"), "4");
+  // Closed orders only: the open one is not in a CLOSED_AT search.
+  json closed_search{{"location_ids", {"L1STORE0000001"}},
+                     {"query", {{"sort", {{"sort_field", "CLOSED_AT"}, {"sort_order", "ASC"}}}}}};
+  EXPECT_EQ(call("POST", "/v2/orders/search", closed_search.dump()).body, "{}");
+
+  auto completed = call("PUT", "/_sim/orders/" + id, R"({"state": "COMPLETED", "tender": {"type": "CARD"}})");
+  ASSERT_EQ(completed.status, 200) << completed.body;
+  got = receiver.wait_for(3);
+  ASSERT_EQ(got.size(), 3u);
+  auto updated = decode_webhook_event(got[1].body);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->type, "order.updated");
+  EXPECT_EQ(std::get<OrderChange>(updated->payload).state, "COMPLETED");
+  EXPECT_EQ(std::get<OrderChange>(updated->payload).version, 2);
+  EXPECT_EQ(in_stock("VARTSHIRTM00000000000001", "L1STORE0000001"), "3");
+  auto search = decode_search_orders_response(call("POST", "/v2/orders/search", closed_search.dump()).body);
+  ASSERT_TRUE(search.ok());
+  ASSERT_EQ(search->orders.size(), 1u);
+  EXPECT_EQ(search->orders[0].tenders.at(0).type, "CARD");
+  // Only an OPEN order changes state.
+  EXPECT_EQ(call("PUT", "/_sim/orders/" + id, R"({"state": "CANCELED"})").status, 400);
+
+  // The Square POS app sends no order.created: order.updated and the counts only.
+  ASSERT_EQ(
+      call("POST", "/_sim/sales", R"({"order_created_event": false, "line_items": [{"sku": "TS-S", "quantity": "1"}]})")
+          .status,
+      201);
+  got = receiver.wait_for(5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(decode_webhook_event(got[3].body)->type, "order.updated");
+  EXPECT_EQ(decode_webhook_event(got[4].body)->type, "inventory.count.updated");
+  // COMPLETED orders, newest first (the default sort is CREATED_AT DESC).
+  json completed_search{{"location_ids", {"L1STORE0000001"}},
+                        {"query", {{"filter", {{"state_filter", {{"states", {"COMPLETED"}}}}}}}}};
+  auto both = decode_search_orders_response(call("POST", "/v2/orders/search", completed_search.dump()).body);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->orders.size(), 2u);
+}
+
+TEST_F(SquareSimulatorTest, TimeoutHoldsTheAnswerButTheChangeIsApplied) {
+  start();
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 1, "timeout_hold_ms": 5000})").status, 200);
+  http::OutboundRequest r;
+  r.method = "POST";
+  r.url = sim_->base_url() + "/v2/inventory/changes/batch-create";
+  r.headers.add("Authorization", std::string("Bearer ") + kToken);
+  r.body = physical_count_body("k-timeout", "77");
+  r.timeout = std::chrono::milliseconds(200);
+  auto reply = client_.send(r);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().code, Errc::timeout);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"timeout_share": 0})").status, 200);
+  EXPECT_EQ(in_stock("VARTSHIRTS00000000000001", "L1STORE0000001"), "77");
+  // The client's retry with the same key and body gets the first answer; nothing is applied twice.
+  auto retry = call("POST", "/v2/inventory/changes/batch-create", physical_count_body("k-timeout", "77"));
+  ASSERT_EQ(retry.status, 200);
+  EXPECT_EQ(decode_inventory_counts_response(retry.body)->counts.at(0).quantity.to_string(), "77");
+  auto seen = inspect();
+  EXPECT_EQ(seen["timeouts"], 1);
+  EXPECT_EQ(seen["writes"]["inventory.batch_change"], 1);
+  EXPECT_EQ(seen["keys"]["idempotency_key"]["k-timeout"], 2);
+}
+
+TEST_F(SquareSimulatorTest, OutOfOrderDeliveriesSwapNeighbours) {
+  WebhookReceiver receiver;
+  SquareSimulatorSettings settings;
+  settings.webhooks.url = receiver.url();
+  settings.webhooks.reorder_window = std::chrono::seconds(30);  // the next event always comes first
+  start(settings);
+  ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"out_of_order": true}})").status, 200);
+  const std::string count = R"({"sku": "TS-S", "location_id": "L1STORE0000001", "quantity": ")";
+  ASSERT_EQ(call("PUT", "/_sim/inventory_counts", count + "1\"}").status, 200);
+  ASSERT_EQ(call("PUT", "/_sim/inventory_counts", count + "2\"}").status, 200);
+  auto got = receiver.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  auto first = decode_webhook_event(got[0].body);
+  auto second = decode_webhook_event(got[1].body);
+  ASSERT_TRUE(first.ok() && second.ok());
+  // The newer count arrives first; calculated_at tells the receiver which is newer.
+  EXPECT_EQ(std::get<std::vector<InventoryCount>>(first->payload).at(0).quantity.to_string(), "2");
+  EXPECT_EQ(std::get<std::vector<InventoryCount>>(second->payload).at(0).quantity.to_string(), "1");
+}
+
+TEST(SquareSimulatorConfig, ReadsItsMembersAndRefusesUnknownOnes) {
+  auto config = json::parse(R"({"merchant_id": "MX", "notification_url": "https://example.test/hook",
+      "rate_per_second": 5, "burst": 7.5, "faults": {"error_share": 0.25},
+      "webhooks": {"url": "http://127.0.0.1:1/h", "max_attempts": 3}})");
+  auto s = apply_simulator_config(SquareSimulatorSettings{}, config);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->merchant_id, "MX");
+  EXPECT_EQ(s->notification_url, "https://example.test/hook");
+  EXPECT_EQ(s->rate_per_second, 5);
+  EXPECT_EQ(s->burst, 7.5);
+  EXPECT_EQ(s->faults.error_share, 0.25);
+  EXPECT_EQ(s->webhooks.max_attempts, 3);
+  auto unknown = apply_simulator_config(SquareSimulatorSettings{}, json::parse(R"({"bucket_size": 3})"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("/bucket_size"), std::string::npos);
+  auto bad_fault = apply_simulator_config(SquareSimulatorSettings{}, json::parse(R"({"faults": {"error_share": 2}})"));
+  ASSERT_FALSE(bad_fault.ok());
+  EXPECT_NE(bad_fault.error().message.find("/faults/error_share"), std::string::npos);
+}
+
 TEST_F(SquareSimulatorTest, SeedErrorsNameThePointer) {
   SquareSimulatorSettings settings;
   settings.access_token = kToken;
