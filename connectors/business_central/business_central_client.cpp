@@ -204,6 +204,17 @@ Result<json> BusinessCentralClient::patch_document(SalesDocumentKind kind, std::
                          std::move(body), std::string(etag), deadline));
 }
 
+Status BusinessCentralClient::delete_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+                                              std::optional<connector::SteadyTime> deadline) {
+  const std::string op = std::string(document_set(kind)) + ".delete";
+  auto reply = send(reads_, op, "DELETE",
+                    company_path(settings_) + "/" + std::string(document_set(kind)) + "(" + std::string(id) + ")", "",
+                    std::string(etag), deadline);
+  if (!reply) return std::move(reply).error();
+  if (reply->status == 404 || (reply->status >= 200 && reply->status <= 299)) return Ok{};
+  return bc_error(op, *reply);
+}
+
 Status BusinessCentralClient::post_document(SalesDocumentKind kind, std::string_view id,
                                             std::optional<connector::SteadyTime> deadline) {
   const std::string op = std::string(document_set(kind)) + ".post";

@@ -125,6 +125,9 @@ class BusinessCentralClient {
   // PATCH <set>(<id>) with If-Match: the updated document.
   Result<nlohmann::json> patch_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
                                         std::string body, std::optional<connector::SteadyTime> deadline);
+  // DELETE <set>(<id>) with If-Match (drafts only); a document already gone is Ok.
+  Status delete_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+                         std::optional<connector::SteadyTime> deadline);
   // POST <set>(<id>)/Microsoft.NAV.post (invoices) or .../Microsoft.NAV.shipAndInvoice (orders), one attempt.
   Status post_document(SalesDocumentKind kind, std::string_view id, std::optional<connector::SteadyTime> deadline);
 

@@ -31,12 +31,14 @@
 // header fields that differ (If-Match), then post; posted: done.
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -389,30 +391,48 @@ class BusinessCentralConnector final : public connector::Connector {
     return sale.currency;
   }
 
-  // The existing document of `sale`: a posted invoice first (an order that was
-  // shipped and invoiced became one), else a draft of the configured kind.
-  Result<std::optional<std::pair<SalesDocument, SalesDocumentKind>>> existing(const SaleRequest& sale,
-                                                                              const connector::OutboundCall& call) {
-    using Found = std::optional<std::pair<SalesDocument, SalesDocumentKind>>;
+  // The documents of `sale` by externalDocumentNumber: a posted invoice (an
+  // order that was shipped and invoiced became one), and the drafts of the
+  // configured kind, oldest first (number series grow with each create).
+  struct Existing {
+    std::optional<std::pair<SalesDocument, SalesDocumentKind>> posted;
+    std::vector<SalesDocument> drafts;
+  };
+  Result<Existing> existing(const SaleRequest& sale, const connector::OutboundCall& call) {
     std::vector<SalesDocumentKind> kinds{SalesDocumentKind::invoice};
     if (settings_.document_kind == SalesDocumentKind::order) kinds.push_back(SalesDocumentKind::order);
-    Found draft;
+    Existing out;
     for (auto kind : kinds) {
       auto raw = client_.find_documents(kind, sale.external_document_number, call.deadline);
       if (!raw) return std::move(raw).error();
-      if (raw->size() > 1)
-        log::warn("business central has several documents with one externalDocumentNumber",
-                  {{"connector", id()},
-                   {"external_document_number", sale.external_document_number},
-                   {"count", std::to_string(raw->size())}});
       for (const auto& r : *raw) {
         auto d = decode_document(r, kind);
         if (!d) return std::move(d).error();
-        if (posted(*d, kind)) return Found(std::pair{std::move(d).value(), kind});
-        if (!draft && kind == settings_.document_kind) draft.emplace(std::move(d).value(), kind);
+        if (posted(*d, kind)) {
+          if (!out.posted) out.posted.emplace(std::move(d).value(), kind);
+        } else if (kind == settings_.document_kind) {
+          out.drafts.push_back(std::move(d).value());
+        }
       }
     }
-    return draft;
+    std::sort(out.drafts.begin(), out.drafts.end(), [](const SalesDocument& a, const SalesDocument& b) {
+      const std::string an = a.number.value_or(""), bn = b.number.value_or("");
+      return std::make_tuple(an.size(), an, a.id) < std::make_tuple(bn.size(), bn, b.id);
+    });
+    return out;
+  }
+
+  // Drafts that lost to the oldest one (a concurrent create elsewhere) are deleted.
+  void delete_drafts(const std::vector<SalesDocument>& drafts, const SaleRequest& sale,
+                     const connector::OutboundCall& call) {
+    for (const auto& d : drafts) {
+      auto st = client_.delete_document(settings_.document_kind, d.id, d.etag.value_or("*"), call.deadline);
+      log::warn("business central: a second document for one externalDocumentNumber; the newer draft is deleted",
+                {{"connector", id()},
+                 {"external_document_number", sale.external_document_number},
+                 {"number", d.number.value_or("")},
+                 {"deleted", st ? "yes" : st.error().describe()}});
+    }
   }
 
   Result<json> post_sale(const connector::OutboundCall& call) {
@@ -444,45 +464,50 @@ class BusinessCentralConnector final : public connector::Connector {
       if (auto st = ids_.learn(kSystem, kSalesDocumentEntity, sale->external_document_number, *sale->order_id); !st)
         return std::move(st).error();
 
+    // One sale at a time in this process (two workflows for one sale would
+    // both miss the lookup); across processes the oldest draft wins below.
+    std::lock_guard sale_lock(
+        sale_locks_[std::hash<std::string>{}(sale->external_document_number) % sale_locks_.size()]);
+    const SalesDocumentKind kind = settings_.document_kind;
     auto found = existing(*sale, call);
     if (!found) return std::move(found).error();
-    SalesDocumentKind kind = settings_.document_kind;
-    SalesDocument document;
-    if (*found && posted((*found)->first, (*found)->second)) {
-      return document_answer((*found)->first, (*found)->second);
-    } else if (*found) {
-      document = std::move((*found)->first);
-      auto patched = align_draft(document, *sale, customer, call);
-      if (!patched) return std::move(patched).error();
-      document = std::move(patched).value();
-    } else {
+    if (found->posted) return document_answer(found->posted->first, found->posted->second);
+    if (found->drafts.empty()) {
       auto location_id = location_guid(*location_code);
       if (!location_id) return std::move(location_id).error();
       auto body = document_body(*sale, customer, items, *location_id);
       if (!body) return std::move(body).error();
       auto created = client_.create_document(kind, std::move(body).value(), call.deadline);
       if (!created) return std::move(created).error();
-      auto d = decode_document(*created, kind);
-      if (!d) return std::move(d).error();
-      document = std::move(d).value();
       log::info("business central sales document created",
                 {{"connector", id()},
                  {"external_document_number", sale->external_document_number},
-                 {"number", document.number.value_or("")}});
+                 {"number", string_member(*created, "number").value_or("")}});
+      // Read again: another instance may have created one meanwhile.
+      found = existing(*sale, call);
+      if (!found) return std::move(found).error();
+      if (found->posted) {
+        delete_drafts(found->drafts, *sale, call);
+        return document_answer(found->posted->first, found->posted->second);
+      }
+      if (found->drafts.empty())
+        return make_error(Errc::unavailable, "business central: the created document is not listed yet");
     }
-    if (auto st = client_.post_document(kind, document.id, call.deadline); !st) {
+    delete_drafts(std::vector<SalesDocument>(found->drafts.begin() + 1, found->drafts.end()), *sale, call);
+    auto document = align_draft(found->drafts.front(), *sale, customer, call);
+    if (!document) return std::move(document).error();
+    if (auto st = client_.post_document(kind, document->id, call.deadline); !st) {
       // A post whose answer was lost, then repeated, is refused (already
       // posted): read the document to tell that from a real refusal.
       if (st.error().retryable() || st.error().code == Errc::not_found) return std::move(st).error();
       auto again = existing(*sale, call);
-      if (again && *again && posted((*again)->first, (*again)->second))
-        return document_answer((*again)->first, (*again)->second);
+      if (again && again->posted) return document_answer(again->posted->first, again->posted->second);
       return std::move(st).error();
     }
     auto after = existing(*sale, call);
     if (!after) return std::move(after).error();
-    if (!*after) return make_error(Errc::unavailable, "business central: the posted document is not found yet");
-    return document_answer((*after)->first, (*after)->second);
+    if (!after->posted) return make_error(Errc::unavailable, "business central: the posted document is not listed yet");
+    return document_answer(after->posted->first, after->posted->second);
   }
 
   // PATCH (If-Match) the draft's header fields that differ from the sale.
@@ -573,6 +598,7 @@ class BusinessCentralConnector final : public connector::Connector {
   connector::ExternalIds& ids_;
   BusinessCentralClient client_;
   std::mutex mutex_;
+  std::array<std::mutex, 64> sale_locks_;                            // post_sale, striped by externalDocumentNumber
   std::map<std::string, std::string> location_ids_;                  // BC location code -> id
   std::map<std::string, std::optional<std::string>> document_edns_;  // posted number -> externalDocumentNumber
   // Poller thread only.

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -424,6 +425,45 @@ TEST_F(BusinessCentralConnectorTest, PostSaleAlignsAnExistingDraftThenPostsIt) {
   ASSERT_TRUE(invoice.ok());
   EXPECT_EQ(invoice->value[0].customer_number, "POS");
   EXPECT_EQ(invoice->value[0].posting_date, "2026-11-26");
+}
+
+TEST_F(BusinessCentralConnectorTest, TwoDraftsOfOneSaleLeaveTheOldestPostedAndTheNewerDeleted) {
+  // What two instances racing on one sale leave behind: two drafts.
+  SalesDocumentDraft draft;
+  draft.kind = SalesDocumentKind::invoice;
+  draft.external_document_number = "R-RACE";
+  draft.customer_number = "POS";
+  draft.lines.push_back({"1928-S", "3", std::nullopt, std::nullopt, std::nullopt});
+  const std::string body = *build_sales_document(draft);
+  ASSERT_EQ(sim_call("POST", "/salesInvoices", body).status, 201);
+  ASSERT_EQ(sim_call("POST", "/salesInvoices", body).status, 201);
+  auto answer = connector->perform(sale("R-RACE", "k"));
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  EXPECT_EQ((*answer)["status"], "Open");
+  const json docs = documents();
+  ASSERT_EQ(docs.size(), 1u) << docs.dump();
+  EXPECT_EQ(docs[0]["posts"], 1);
+  EXPECT_EQ(inspect()["keys"]["posted_external_document_number"]["R-RACE"], 1);
+}
+
+TEST_F(BusinessCentralConnectorTest, TwoInstancesPostingOneSaleAtOnceBookItOnce) {
+  auto other = make("");
+  ASSERT_NE(other, nullptr);
+  for (int round = 0; round < 5; ++round) {
+    const std::string edn = "R-TWICE-" + std::to_string(round);
+    Result<json> a = make_error(Errc::internal, ""), b = make_error(Errc::internal, "");
+    std::thread first([&] { a = connector->perform(sale(edn, "wf-a")); });
+    std::thread second([&] { b = other->perform(sale(edn, "wf-b")); });
+    first.join();
+    second.join();
+    ASSERT_TRUE(a.ok()) << a.error().describe();
+    ASSERT_TRUE(b.ok()) << b.error().describe();
+    EXPECT_EQ((*a)["id"], (*b)["id"]);
+    EXPECT_EQ(inspect()["keys"]["posted_external_document_number"][edn], 1) << inspect().dump();
+  }
+  int posted = 0;
+  for (const auto& d : documents()) posted += d["posts"].get<int>();
+  EXPECT_EQ(posted, 5);
 }
 
 TEST_F(BusinessCentralConnectorTest, PostSaleNamesEveryMissingMappingAndRefusesBadInput) {
