@@ -233,24 +233,26 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
         << operation;
     return workflow;
   };
+  // Exactly once: one applied batch-create per workflow key (the
+  // simulator's write log), however many attempts carried the key.
+  const auto applied_once = [&](const std::string& workflow) {
+    const json inspect = json::parse(sim.get("/_sim/inspect")->body);
+    int applied = 0;
+    for (const auto& w : inspect["write_log"])
+      if (w["operation"] == "inventory.batch_change" && w["body"]["idempotency_key"] == workflow + ":perform")
+        ++applied;
+    EXPECT_EQ(applied, 1) << inspect.dump();
+    EXPECT_GE(inspect["keys"]["idempotency_key"].value(workflow + ":perform", 0), 1) << inspect.dump();
+    EXPECT_GT(inspect["injected_5xx"].get<long long>(), 0);
+  };
   const std::string adjusted = run_operation("adjust", receipt);
   EXPECT_EQ(sim_count(sim, a, a.var_a), "13");  // 10 - 2 sold + 5
+  applied_once(adjusted);
   ASSERT_EQ(sim.request("POST", "/_sim/reset", "")->status, 200);
   ASSERT_EQ(sim.request("PUT", "/_sim/faults", R"({"error_share":1.0,"seed":6})")->status, 200);
   const std::string counted = run_operation("set_count", {{"sku", a.sku_a}, {"location", a.store}, {"quantity", "42"}});
   EXPECT_EQ(sim_count(sim, a, a.var_a), "42");
-
-  // Exactly once: one applied batch-create per workflow key, however many
-  // attempts carried it. (The reset cleared the adjust's record: it was
-  // checked through the count above.)
-  const json inspect = json::parse(sim.get("/_sim/inspect")->body);
-  int applied = 0;
-  for (const auto& w : inspect["write_log"])
-    if (w["operation"] == "inventory.batch_change" && w["body"]["idempotency_key"] == counted + ":perform") ++applied;
-  EXPECT_EQ(applied, 1) << inspect.dump();
-  EXPECT_GE(inspect["keys"]["idempotency_key"].value(counted + ":perform", 0), 1) << inspect.dump();
-  EXPECT_GT(inspect["injected_5xx"].get<long long>(), 0);
-  (void)adjusted;
+  applied_once(counted);
 
   // A repeated Idempotency-Key is the same workflow: nothing is sent again.
   auto again = client.request("POST", "/v1/connectors/" + a.id + "/operations/set_count",
