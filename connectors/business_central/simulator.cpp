@@ -527,7 +527,7 @@ class BusinessCentralSimulator::ConcurrencyLimit {
 
 namespace {
 
-enum class DocumentKind { invoice, order };
+enum class DocumentKind { invoice, order, credit_memo };
 
 struct Record {
   std::string id;
@@ -575,12 +575,34 @@ struct PendingBatch {
   std::map<std::string, std::string> window_start;      // subscription -> first change time
 };
 
-const std::set<std::string> kWebhookSets{"items", "customers", "salesInvoices", "salesOrders"};
+const std::set<std::string> kWebhookSets{"items", "customers", "salesInvoices", "salesOrders", "salesCreditMemos"};
 
-std::string set_name(DocumentKind k) { return k == DocumentKind::invoice ? "salesInvoices" : "salesOrders"; }
-std::string lines_name(DocumentKind k) { return k == DocumentKind::invoice ? "salesInvoiceLines" : "salesOrderLines"; }
-std::string type_name(DocumentKind k) { return k == DocumentKind::invoice ? "salesInvoice" : "salesOrder"; }
-std::string date_member(DocumentKind k) { return k == DocumentKind::invoice ? "invoiceDate" : "orderDate"; }
+// The names of each kind of sales document in the API.
+struct DocumentNames {
+  DocumentKind kind;
+  const char* set;
+  const char* lines;
+  const char* type;
+  const char* date;
+  const char* post_action;
+};
+constexpr DocumentNames kDocuments[] = {
+    {DocumentKind::invoice, "salesInvoices", "salesInvoiceLines", "salesInvoice", "invoiceDate", "Microsoft.NAV.post"},
+    {DocumentKind::order, "salesOrders", "salesOrderLines", "salesOrder", "orderDate", "Microsoft.NAV.shipAndInvoice"},
+    {DocumentKind::credit_memo, "salesCreditMemos", "salesCreditMemoLines", "salesCreditMemo", "creditMemoDate",
+     "Microsoft.NAV.post"}};
+
+const DocumentNames& names_of(DocumentKind k) { return kDocuments[static_cast<int>(k)]; }
+std::string set_name(DocumentKind k) { return names_of(k).set; }
+std::string lines_name(DocumentKind k) { return names_of(k).lines; }
+std::string type_name(DocumentKind k) { return names_of(k).type; }
+std::string date_member(DocumentKind k) { return names_of(k).date; }
+// The kind whose entity set (or, with `lines`, whose line set) is `name`.
+std::optional<DocumentKind> kind_of(std::string_view name, bool lines = false) {
+  for (const auto& d : kDocuments)
+    if (name == (lines ? d.lines : d.set)) return d.kind;
+  return std::nullopt;
+}
 
 // Next number of a series: "S-INV1001" -> "S-INV1002".
 std::string next_in_series(std::string& series) {
@@ -730,6 +752,8 @@ class BusinessCentralSimulator::Company {
   std::string posted_invoice_series_ = "PS-INV103001";
   std::string order_series_ = "S-ORD101001";
   std::string posted_shipment_series_ = "PS-SHPT102001";
+  std::string credit_memo_series_ = "S-CR1001";
+  std::string posted_credit_memo_series_ = "PS-CR104001";
   std::chrono::seconds clock_offset_{0};
   std::uint64_t id_counter_ = 0;
   std::uint64_t version_counter_ = 0;
@@ -782,14 +806,18 @@ Status BusinessCentralSimulator::Company::load(const json& seed) {
     }
   }
   if (auto s = seed.find("number_series"); s != seed.end()) {
-    if (auto st = only_members(*s, {"sales_invoice", "posted_sales_invoice", "sales_order", "posted_sales_shipment"},
+    if (auto st = only_members(*s,
+                               {"sales_invoice", "posted_sales_invoice", "sales_order", "posted_sales_shipment",
+                                "sales_credit_memo", "posted_sales_credit_memo"},
                                "/number_series");
         !st)
       return st;
     for (auto [name, target] : {std::pair<const char*, std::string*>{"sales_invoice", &invoice_series_},
                                 {"posted_sales_invoice", &posted_invoice_series_},
                                 {"sales_order", &order_series_},
-                                {"posted_sales_shipment", &posted_shipment_series_}}) {
+                                {"posted_sales_shipment", &posted_shipment_series_},
+                                {"sales_credit_memo", &credit_memo_series_},
+                                {"posted_sales_credit_memo", &posted_credit_memo_series_}}) {
       if (!s->contains(name)) continue;
       auto v = required_text(*s, name, "/number_series", 20);
       if (!v) return v.error();
@@ -1092,10 +1120,8 @@ std::string BusinessCentralSimulator::Company::type_of(const std::string& set) c
   if (set == "locations") return "location";
   if (set == "customers") return "customer";
   if (set == "itemLedgerEntries") return "itemLedgerEntry";
-  if (set == "salesInvoices") return "salesInvoice";
-  if (set == "salesOrders") return "salesOrder";
-  if (set == "salesInvoiceLines") return "salesInvoiceLine";
-  if (set == "salesOrderLines") return "salesOrderLine";
+  if (auto kind = kind_of(set)) return type_name(*kind);
+  if (auto kind = kind_of(set, true)) return type_name(*kind) + "Line";
   return set;
 }
 
@@ -1109,8 +1135,8 @@ std::vector<json> BusinessCentralSimulator::Company::rows_of(const std::string& 
     for (const auto& [id, rec] : customers_) rows.push_back(render(rec));
   } else if (set == "itemLedgerEntries") {
     for (const auto& rec : ledger_) rows.push_back(render_ledger(rec));
-  } else if (set == "salesInvoices" || set == "salesOrders") {
-    const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  } else if (auto document_kind = kind_of(set)) {
+    const DocumentKind kind = *document_kind;
     for (const auto& [id, d] : documents_)
       if (d.kind == kind) rows.push_back(render_document(d, expand == lines_name(kind)));
   }
@@ -1177,7 +1203,7 @@ std::set<std::string> BusinessCentralSimulator::Company::fields_of(const std::st
   std::set<std::string> out;
   if (auto it = kFields.find(set); it != kFields.end()) out.insert(it->second.begin(), it->second.end());
   if (set == "itemLedgerEntries" && settings_.ledger_location_code) out.insert("locationCode");
-  if (set == "salesInvoices" || set == "salesOrders") {
+  if (auto kind = kind_of(set)) {
     // Every member of a document (they all have the same members).
     for (const auto& [id, d] : documents_)
       if (set_name(d.kind) == set)
@@ -1185,7 +1211,7 @@ std::set<std::string> BusinessCentralSimulator::Company::fields_of(const std::st
     for (const char* name : {"id", "number", "externalDocumentNumber", "postingDate", "customerId", "customerNumber",
                              "currencyCode", "status", "lastModifiedDateTime", "totalAmountIncludingTax"})
       out.insert(name);
-    out.insert(set == "salesInvoices" ? "invoiceDate" : "orderDate");
+    out.insert(date_member(*kind));
   }
   return out;
 }
@@ -1310,9 +1336,8 @@ http::Response BusinessCentralSimulator::Company::list_set(const http::Request& 
   if (query) {
     if (auto e = query->find("$expand"); e != query->end()) {
       expand = e->second;
-      const bool document = set == "salesInvoices" || set == "salesOrders";
-      const std::string allowed = set == "salesInvoices" ? "salesInvoiceLines" : "salesOrderLines";
-      if (!document || expand != allowed)
+      auto kind = kind_of(set);
+      if (!kind || expand != lines_name(*kind))
         return bad_request("Could not find a navigation property named '" + expand + "' on type 'Microsoft.NAV." +
                            type_of(set) + "'.");
     }
@@ -1349,9 +1374,8 @@ http::Response BusinessCentralSimulator::Company::get_entity(const http::Request
   if (auto refused = check_company(r)) return std::move(*refused);
   auto [set, key] = split_segment(r.params.at("entity"));
   if (!key) {
-    static const std::set<std::string> lists{"salesInvoiceLines", "salesOrderLines"};
-    if (lists.contains(set)) {
-      const DocumentKind kind = set == "salesInvoiceLines" ? DocumentKind::invoice : DocumentKind::order;
+    if (auto lines_kind = kind_of(set, true)) {
+      const DocumentKind kind = *lines_kind;
       std::vector<json> rows;
       for (const auto& [id, d] : documents_)
         if (d.kind == kind)
@@ -1371,8 +1395,8 @@ http::Response BusinessCentralSimulator::Company::get_entity(const http::Request
   } else if (set == "itemLedgerEntries") {
     for (const auto& rec : ledger_)
       if (rec.id == id) out = render_ledger(rec);
-  } else if (set == "salesInvoices" || set == "salesOrders") {
-    const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  } else if (auto document_kind = kind_of(set)) {
+    const DocumentKind kind = *document_kind;
     auto query = http::parse_query(r.query);
     const bool expand = query && query->contains("$expand") && query->at("$expand") == lines_name(kind);
     if (auto* d = document(kind, id)) out = render_document(*d, expand);
@@ -1441,9 +1465,8 @@ http::Response BusinessCentralSimulator::Company::patch_entity(const http::Reque
     out["@odata.context"] = context_url(r, "companies(" + company_id_ + ")/items/$entity");
     return odata(200, out);
   }
-  if (set != "salesInvoices" && set != "salesOrders")
-    return bad_request("The entity set '" + set + "' cannot be changed through the simulator.");
-  const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  if (!kind_of(set)) return bad_request("The entity set '" + set + "' cannot be changed through the simulator.");
+  const DocumentKind kind = *kind_of(set);
   Document* d = document(kind, *key);
   if (d == nullptr) return record_not_found(type_of(set), "Id='" + *key + "'");
   if (auto refused = check_if_match(r, etag_of(d->record.id, d->record.version))) return std::move(*refused);
@@ -1465,9 +1488,8 @@ http::Response BusinessCentralSimulator::Company::patch_entity(const http::Reque
 http::Response BusinessCentralSimulator::Company::delete_entity(const http::Request& r) {
   if (auto refused = check_company(r)) return std::move(*refused);
   auto [set, key] = split_segment(r.params.at("entity"));
-  if (!key || (set != "salesInvoices" && set != "salesOrders"))
-    return bad_request("The simulator deletes only draft salesInvoices and salesOrders.");
-  const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  if (!key || !kind_of(set)) return bad_request("The simulator deletes only draft sales documents.");
+  const DocumentKind kind = *kind_of(set);
   Document* d = document(kind, *key);
   if (d == nullptr) return record_not_found(type_of(set), "Id='" + *key + "'");
   if (auto refused = check_if_match(r, etag_of(d->record.id, d->record.version))) return std::move(*refused);
@@ -1741,7 +1763,12 @@ http::Response BusinessCentralSimulator::Company::create_document(const http::Re
                        {"status", "Draft"},
                        {"phoneNumber", ""},
                        {"email", ""}};
-  if (kind == DocumentKind::invoice) {
+  if (kind == DocumentKind::credit_memo) {
+    d.record.data["dueDate"] = date;
+    d.record.data["invoiceId"] = kZeroGuid;
+    d.record.data["invoiceNumber"] = "";
+    d.record.data["customerReturnReasonId"] = kZeroGuid;
+  } else if (kind == DocumentKind::invoice) {
     d.record.data["dueDate"] = date;
     d.record.data["promisedPayDate"] = "0001-01-01";
     d.record.data["customerPurchaseOrderReference"] = "";
@@ -1756,7 +1783,9 @@ http::Response BusinessCentralSimulator::Company::create_document(const http::Re
   }
   if (auto refused = apply_header(d, *body, true)) return std::move(*refused);
   if (d.record.data["number"] == "")
-    d.record.data["number"] = next_in_series(kind == DocumentKind::invoice ? invoice_series_ : order_series_);
+    d.record.data["number"] = next_in_series(kind == DocumentKind::invoice ? invoice_series_
+                                             : kind == DocumentKind::order ? order_series_
+                                                                           : credit_memo_series_);
   if (auto lines = body->find(lines_name(kind)); lines != body->end()) {
     if (!lines->is_array()) return bad_request(lines_name(kind) + " must be an array.");
     for (const auto& l : *lines)
@@ -1792,9 +1821,10 @@ http::Response BusinessCentralSimulator::Company::post_document(Document& d) {
   for (const auto& l : d.lines)
     any = any || (l.record.data["lineType"] == "Item" && !decimal_of(l.record.data["quantity"])->is_zero());
   if (!any) return dialog_error("There is nothing to post.");
-  const std::string posted = next_in_series(posted_invoice_series_);
+  const bool credit = d.kind == DocumentKind::credit_memo;
+  const std::string posted = next_in_series(credit ? posted_credit_memo_series_ : posted_invoice_series_);
   // An invoice's stock leaves with the posted invoice; an order's with the
-  // posted shipment (shipAndInvoice makes both).
+  // posted shipment (shipAndInvoice makes both); a credit memo's comes back.
   const bool order = d.kind == DocumentKind::order;
   const std::string stock_document = order ? next_in_series(posted_shipment_series_) : posted;
   const std::string posting_date = h["postingDate"].get<std::string>();
@@ -1807,10 +1837,12 @@ http::Response BusinessCentralSimulator::Company::post_document(Document& d) {
     if (q.is_zero()) continue;
     Record* item = item_by_id(l.item_id);
     const Quantity unit_cost = item ? *decimal_of(item->data["unitCost"]) : Quantity();
-    Record& e =
-        write_ledger_entry(ld["lineObjectNumber"].get<std::string>(), l.location_code, minus(q), "Sale",
-                           order ? "Sales Shipment" : "Sales Invoice", stock_document, posting_date, "Customer",
-                           customer, *decimal_of(ld["amountExcludingTax"]), minus(multiply_round(q, unit_cost, 1, 2)));
+    const Quantity amount = *decimal_of(ld["amountExcludingTax"]);
+    const Quantity cost = multiply_round(q, unit_cost, 1, 2);
+    const char* document_type = order ? "Sales Shipment" : credit ? "Sales Credit Memo" : "Sales Invoice";
+    Record& e = write_ledger_entry(ld["lineObjectNumber"].get<std::string>(), l.location_code, credit ? q : minus(q),
+                                   "Sale", document_type, stock_document, posting_date, "Customer", customer,
+                                   credit ? minus(amount) : amount, credit ? cost : minus(cost));
     entries.push_back(e.data["entryNumber"]);
   }
   const std::string edn = h["externalDocumentNumber"].get<std::string>();
@@ -1883,12 +1915,12 @@ http::Response BusinessCentralSimulator::Company::entity_action(const http::Requ
   if (auto refused = check_company(r)) return std::move(*refused);
   auto [set, key] = split_segment(r.params.at("entity"));
   const std::string action = r.params.at("action");
-  if (!key || (set != "salesInvoices" && set != "salesOrders"))
+  if (!key || !kind_of(set))
     return not_found("No HTTP resource was found that matches the request URI '" + r.path + "'.");
-  const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  const DocumentKind kind = *kind_of(set);
   Document* d = document(kind, *key);
   if (d == nullptr) return record_not_found(type_of(set), "Id='" + *key + "'");
-  const std::string post_action = kind == DocumentKind::invoice ? "Microsoft.NAV.post" : "Microsoft.NAV.shipAndInvoice";
+  const std::string post_action = names_of(kind).post_action;
   if (action == post_action) return post_document(*d);
   if (action == lines_name(kind)) {
     if (d->record.data["status"] != "Draft") return dialog_error("Lines cannot be added to a posted document.");
@@ -1914,9 +1946,9 @@ http::Response BusinessCentralSimulator::Company::entity_navigation(const http::
   if (auto refused = check_company(r)) return std::move(*refused);
   auto [set, key] = split_segment(r.params.at("entity"));
   const std::string nav = r.params.at("action");
-  if (!key || (set != "salesInvoices" && set != "salesOrders"))
+  if (!key || !kind_of(set))
     return not_found("No HTTP resource was found that matches the request URI '" + r.path + "'.");
-  const DocumentKind kind = set == "salesInvoices" ? DocumentKind::invoice : DocumentKind::order;
+  const DocumentKind kind = *kind_of(set);
   Document* d = document(kind, *key);
   if (d == nullptr) return record_not_found(type_of(set), "Id='" + *key + "'");
   if (nav != lines_name(kind))
@@ -2049,7 +2081,7 @@ Result<std::string> BusinessCentralSimulator::Company::subscription_set(const st
   if (!kWebhookSets.contains(ref->entity_set))
     return make_error(Errc::invalid_argument, "The entity set '" + ref->entity_set +
                                                   "' does not support webhooks (simulated: items, customers, "
-                                                  "salesInvoices, salesOrders).");
+                                                  "salesInvoices, salesOrders, salesCreditMemos).");
   return ref->entity_set;
 }
 
@@ -2481,12 +2513,15 @@ Result<std::unique_ptr<BusinessCentralSimulator>> BusinessCentralSimulator::crea
                        }
                        return unlocked(&Company::subscription_by_key)(r);
                      }));
-    for (const char* set : {"items", "locations", "customers", "itemLedgerEntries", "salesInvoices", "salesOrders"})
+    for (const char* set :
+         {"items", "locations", "customers", "itemLedgerEntries", "salesInvoices", "salesOrders", "salesCreditMemos"})
       router.add("GET", prefix + "/{company}/" + set, api(std::string(set) + ".list", locked_list(set)));
     router.add("POST", prefix + "/{company}/salesInvoices",
                api("salesInvoices.create", locked_create(DocumentKind::invoice)));
     router.add("POST", prefix + "/{company}/salesOrders",
                api("salesOrders.create", locked_create(DocumentKind::order)));
+    router.add("POST", prefix + "/{company}/salesCreditMemos",
+               api("salesCreditMemos.create", locked_create(DocumentKind::credit_memo)));
     router.add("GET", prefix + "/{company}/{entity}", api("entity.get", locked(&Company::get_entity)));
     router.add("PATCH", prefix + "/{company}/{entity}", api("entity.update", locked(&Company::patch_entity)));
     router.add("DELETE", prefix + "/{company}/{entity}", api("entity.delete", locked(&Company::delete_entity)));

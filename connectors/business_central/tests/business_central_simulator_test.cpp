@@ -410,6 +410,32 @@ TEST_F(BusinessCentralSimulatorTest, OrderShipAndInvoiceBecomesAPostedInvoice) {
   EXPECT_EQ(inspect()["keys"]["posted_external_document_number"]["ORDER-1"], 1);
 }
 
+TEST_F(BusinessCentralSimulatorTest, PostedCreditMemoReturnsStock) {
+  start();
+  auto created = call("POST", "/salesCreditMemos",
+                      R"({"externalDocumentNumber": "RET-1", "customerNumber": "10000", "salesCreditMemoLines": [
+                            {"lineType": "Item", "lineObjectNumber": "1928-S", "quantity": 2}]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json memo = json::parse(created.body);
+  EXPECT_EQ(memo["status"], "Draft");
+  EXPECT_EQ(memo["number"], "S-CR1001");
+  ASSERT_EQ(memo["salesCreditMemoLines"].size(), 1u);
+  const std::string id = memo["id"].get<std::string>();
+  ASSERT_EQ(call("POST", "/salesCreditMemos(" + id + ")/Microsoft.NAV.post").status, 204);
+  auto entries = ledger_after(3);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].entry_type, "Sale");
+  EXPECT_EQ(entries[0].document_type, "Sales Credit Memo");
+  EXPECT_EQ(entries[0].document_number, "PS-CR104001");
+  EXPECT_EQ(entries[0].quantity, "2");
+  EXPECT_EQ(*entries[0].sales_amount_actual, "-109.8");
+  auto found =
+      json::parse(call("GET", "/salesCreditMemos?" + url_encode(external_document_number_filter("RET-1"))).body);
+  ASSERT_EQ(found["value"].size(), 1u);
+  EXPECT_EQ(found["value"][0]["status"], "Open");
+  EXPECT_EQ(call("POST", "/salesCreditMemos(" + id + ")/Microsoft.NAV.post").status, 400);
+}
+
 TEST_F(BusinessCentralSimulatorTest, PatchNeedsTheCurrentEtag) {
   start();
   auto invoice = create_invoice("PATCH-1", {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
