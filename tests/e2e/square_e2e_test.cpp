@@ -140,22 +140,46 @@ std::string sim_count(HttpClient& sim, const Account& a, const std::string& vari
   return j.contains("counts") ? j["counts"][0]["quantity"].get<std::string>() : "none";
 }
 
-TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder5xx) {
-  const std::string pg = require_pg_url();
-  ASSERT_FALSE(pg.empty());
-  Account a = account_of(instance_id("sq"));
-  Daemon d;
-  d.port = free_port();
-  a.webhook_url = "http://127.0.0.1:" + std::to_string(d.port) + "/v1/webhooks/" + a.id;
-  const std::uint16_t sim_port = free_port();
-  auto sim_process = start_square_sim(sim_port, a);
-  ASSERT_FALSE(HasFatalFailure());
-  HttpClient sim("127.0.0.1", sim_port);
-  start_square_daemon(d, a, sim_port, "");
-  ASSERT_FALSE(HasFatalFailure());
-  HttpClient client("127.0.0.1", d.port);
+// One simulated account and a daemon connected to it, both this test's own.
+class SquareE2E : public ::testing::Test {
+ protected:
+  // Starts the simulator (applying `faults`, when given, before anything
+  // happens), then the daemon, and maps the account's location.
+  void start(const std::string& prefix, const std::string& faults, const std::string& extra_yaml) {
+    pg = require_pg_url();
+    ASSERT_FALSE(pg.empty());
+    a = account_of(instance_id(prefix));
+    d.port = free_port();
+    a.webhook_url = "http://127.0.0.1:" + std::to_string(d.port) + "/v1/webhooks/" + a.id;
+    const std::uint16_t sim_port = free_port();
+    sim_process = start_square_sim(sim_port, a);
+    ASSERT_FALSE(HasFatalFailure());
+    sim = std::make_unique<HttpClient>("127.0.0.1", sim_port);
+    if (!faults.empty()) {
+      ASSERT_EQ(sim->request("PUT", "/_sim/faults", faults)->status, 200);
+    }
+    start_square_daemon(d, a, sim_port, extra_yaml);
+    ASSERT_FALSE(HasFatalFailure());
+    client = std::make_unique<HttpClient>("127.0.0.1", d.port);
+    map_location(*client, a);
+  }
+  void TearDown() override {
+    if (d.process) stop_daemon(d);
+  }
 
-  auto listed = client.get("/v1/connectors");
+  std::string pg;
+  Account a;
+  Daemon d;
+  std::unique_ptr<Process> sim_process;
+  std::unique_ptr<HttpClient> sim, client;
+};
+
+TEST_F(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder5xx) {
+  // The location is mapped by hand; the variations are learned from the catalog.
+  start("sq", "", "");
+  ASSERT_FALSE(HasFatalFailure());
+
+  auto listed = client->get("/v1/connectors");
   ASSERT_TRUE(listed);
   bool found = false;
   const json connectors = json::parse(listed->body);
@@ -168,14 +192,11 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
       EXPECT_EQ(c["operations"][0]["idempotency"], "target_key");
     }
   EXPECT_TRUE(found) << listed->body;
-  // The location is mapped by hand; the variations are learned from the catalog.
-  map_location(client, a);
-  ASSERT_FALSE(HasFatalFailure());
 
   // A POS sale: order.created (OPEN), order.updated (COMPLETED) and
   // inventory.count.updated, signed over the notification URL and body.
   const json sale = post_json(
-      sim, "/_sim/sales",
+      *sim, "/_sim/sales",
       {{"location_id", a.location},
        {"line_items", json::array({{{"sku", a.sku_a}, {"quantity", "2"}}, {{"sku", a.sku_b}, {"quantity", "1.5"}}})}},
       201);
@@ -202,7 +223,7 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
 
   // Outbound: adjust (+5, a receipt) and then set_count (42), each started
   // while every API call of the simulator answers 503.
-  ASSERT_EQ(sim.request("PUT", "/_sim/faults", R"({"error_share":1.0,"seed":5})")->status, 200);
+  ASSERT_EQ(sim->request("PUT", "/_sim/faults", R"({"error_share":1.0,"seed":5})")->status, 200);
   const auto minute_ago = std::chrono::system_clock::now() - std::chrono::minutes(1);
   const std::time_t t = std::chrono::system_clock::to_time_t(minute_ago);
   char occurred[32];
@@ -216,18 +237,18 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
                         {"source_system", "trueup"},
                         {"source_reference", "po-1"}};
   const auto run_operation = [&](const std::string& operation, const json& input) -> std::string {
-    const json started = post_json(client, "/v1/connectors/" + a.id + "/operations/" + operation, input, 202,
+    const json started = post_json(*client, "/v1/connectors/" + a.id + "/operations/" + operation, input, 202,
                                    {{"Idempotency-Key", a.id + "-" + operation}});
     const std::string workflow = started.value("workflow_id", std::string());
     // Some attempts hit the 503s, then the simulator recovers.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     long long injected = 0;
     while (std::chrono::steady_clock::now() < deadline && injected < 2) {
-      injected = json::parse(sim.get("/_sim/inspect")->body)["injected_5xx"].get<long long>();
+      injected = json::parse(sim->get("/_sim/inspect")->body)["injected_5xx"].get<long long>();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // waiting for the workflow's attempts
     }
     EXPECT_GE(injected, 2) << operation << ": the faults were not met";
-    EXPECT_EQ(sim.request("PUT", "/_sim/faults", R"({"error_share":0})")->status, 200);
+    EXPECT_EQ(sim->request("PUT", "/_sim/faults", R"({"error_share":0})")->status, 200);
     EXPECT_TRUE(eventually(pg, "SELECT state FROM trueup_workflow WHERE id = '" + workflow + "'", "completed",
                            std::chrono::seconds(180)))
         << operation;
@@ -236,7 +257,7 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
   // Exactly once: one applied batch-create per workflow key (the
   // simulator's write log), however many attempts carried the key.
   const auto applied_once = [&](const std::string& workflow) {
-    const json inspect = json::parse(sim.get("/_sim/inspect")->body);
+    const json inspect = json::parse(sim->get("/_sim/inspect")->body);
     int applied = 0;
     for (const auto& w : inspect["write_log"])
       if (w["operation"] == "inventory.batch_change" && w["body"]["idempotency_key"] == workflow + ":perform")
@@ -246,24 +267,24 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
     EXPECT_GT(inspect["injected_5xx"].get<long long>(), 0);
   };
   const std::string adjusted = run_operation("adjust", receipt);
-  EXPECT_EQ(sim_count(sim, a, a.var_a), "13");  // 10 - 2 sold + 5
+  EXPECT_EQ(sim_count(*sim, a, a.var_a), "13");  // 10 - 2 sold + 5
   applied_once(adjusted);
-  ASSERT_EQ(sim.request("POST", "/_sim/reset", "")->status, 200);
-  ASSERT_EQ(sim.request("PUT", "/_sim/faults", R"({"error_share":1.0,"seed":6})")->status, 200);
+  ASSERT_EQ(sim->request("POST", "/_sim/reset", "")->status, 200);
+  ASSERT_EQ(sim->request("PUT", "/_sim/faults", R"({"error_share":1.0,"seed":6})")->status, 200);
   const std::string counted = run_operation("set_count", {{"sku", a.sku_a}, {"location", a.store}, {"quantity", "42"}});
-  EXPECT_EQ(sim_count(sim, a, a.var_a), "42");
+  EXPECT_EQ(sim_count(*sim, a, a.var_a), "42");
   applied_once(counted);
 
   // A repeated Idempotency-Key is the same workflow: nothing is sent again.
-  auto again = client.request("POST", "/v1/connectors/" + a.id + "/operations/set_count",
-                              json{{"sku", a.sku_a}, {"location", a.store}, {"quantity", "42"}}.dump(),
-                              {{"Idempotency-Key", a.id + "-set_count"}});
+  auto again = client->request("POST", "/v1/connectors/" + a.id + "/operations/set_count",
+                               json{{"sku", a.sku_a}, {"location", a.store}, {"quantity", "42"}}.dump(),
+                               {{"Idempotency-Key", a.id + "-set_count"}});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 202);
   EXPECT_EQ(json::parse(again->body)["workflow_id"], counted);
 
   // An unmapped SKU fails the workflow with what to map.
-  const json unmapped = post_json(client, "/v1/connectors/" + a.id + "/operations/set_count",
+  const json unmapped = post_json(*client, "/v1/connectors/" + a.id + "/operations/set_count",
                                   {{"sku", a.id + "-nope"}, {"location", a.store}, {"quantity", 1}}, 202);
   const std::string unmapped_workflow = unmapped.value("workflow_id", std::string());
   EXPECT_TRUE(eventually(pg, "SELECT state FROM trueup_workflow WHERE id = '" + unmapped_workflow + "'", "compensated",
@@ -272,29 +293,14 @@ TEST(SquareE2E, PosSaleWebhookFetchedMappedAndOutboundOperationsExactlyOnceUnder
       psql(pg, "SELECT reason FROM trueup_exception WHERE kind = 'workflow_failed' AND ref_id = '" + unmapped_workflow +
                    "'");
   EXPECT_NE(reason.find("no square item_variation is mapped to " + a.id + "-nope"), std::string::npos) << reason;
-  stop_daemon(d);
 }
 
-TEST(SquareE2E, ASaleWhoseWebhooksAreLostIsFoundByPolling) {
-  const std::string pg = require_pg_url();
-  ASSERT_FALSE(pg.empty());
-  Account a = account_of(instance_id("sqp"));
-  Daemon d;
-  d.port = free_port();
-  a.webhook_url = "http://127.0.0.1:" + std::to_string(d.port) + "/v1/webhooks/" + a.id;
-  const std::uint16_t sim_port = free_port();
-  auto sim_process = start_square_sim(sim_port, a);
-  ASSERT_FALSE(HasFatalFailure());
-  HttpClient sim("127.0.0.1", sim_port);
-  ASSERT_EQ(sim.request("PUT", "/_sim/faults", R"({"webhooks":{"drop_share":1.0}})")->status, 200);
-  start_square_daemon(d, a, sim_port, "      poll_interval: 1s\n      poll_first_lookback: 1h\n");
-  ASSERT_FALSE(HasFatalFailure());
-  HttpClient client("127.0.0.1", d.port);
-  map_location(client, a);
+TEST_F(SquareE2E, ASaleWhoseWebhooksAreLostIsFoundByPolling) {
+  start("sqp", R"({"webhooks":{"drop_share":1.0}})", "      poll_interval: 1s\n      poll_first_lookback: 1h\n");
   ASSERT_FALSE(HasFatalFailure());
 
   const json sale = post_json(
-      sim, "/_sim/sales",
+      *sim, "/_sim/sales",
       {{"location_id", a.location}, {"line_items", json::array({{{"sku", a.sku_a}, {"quantity", "3"}}})}}, 201);
   ASSERT_TRUE(sale.contains("orders")) << sale.dump();
   const std::string order_id = sale["orders"][0]["id"];
@@ -310,11 +316,10 @@ TEST(SquareE2E, ASaleWhoseWebhooksAreLostIsFoundByPolling) {
                          "SELECT count(*) > 0 FROM trueup_inbox WHERE source = '" + a.id +
                              "' AND dedupe_key LIKE 'count:" + a.var_a + ":%'",
                          "t", std::chrono::seconds(30)));
-  const json inspect = json::parse(sim.get("/_sim/inspect")->body);
+  const json inspect = json::parse(sim->get("/_sim/inspect")->body);
   EXPECT_GE(inspect["webhooks"]["dropped"].get<long long>(), 2) << inspect["webhooks"].dump();
   EXPECT_EQ(inspect["webhooks"]["delivered"].get<long long>(), 0);
   EXPECT_GE(inspect["requests"].value("orders.search", 0LL), 1);
-  stop_daemon(d);
 }
 
 }  // namespace
