@@ -1232,12 +1232,13 @@ Result<std::unique_ptr<SquareSimulator>> SquareSimulator::create(SquareSimulator
                           "\"). For more information, see https://docs.connect.squareup.com/api/connect/v2/"
                           "#requestandresponseheaders. If you are seeing this error message while using one of our "
                           "officially supported SDKs, please report this to developers@squareup.com.");
-    if (given->starts_with("Bearer ") && constant_time_equal(std::string_view(*given).substr(7), token))
-      return std::nullopt;
-    return square_error(401, "AUTHENTICATION_ERROR", "UNAUTHORIZED",
-                        "The `Authorization` http header of your request was malformed. The header value is "
-                        "expected to be of the format \"Bearer TOKEN\" (without quotation marks), where TOKEN is "
-                        "the access token.");
+    if (!given->starts_with("Bearer "))
+      return square_error(401, "AUTHENTICATION_ERROR", "UNAUTHORIZED",
+                          "The `Authorization` http header of your request was malformed. The header value is "
+                          "expected to be of the format \"Bearer TOKEN\" (without quotation marks), where TOKEN is "
+                          "the access token.");
+    if (constant_time_equal(std::string_view(*given).substr(7), token)) return std::nullopt;
+    return square_error(401, "AUTHENTICATION_ERROR", "UNAUTHORIZED", "This request could not be authorized.");
   };
   // Square sends no Retry-After and no rate-limit headers.
   policy.throttled = [](std::chrono::nanoseconds) {

@@ -18,6 +18,7 @@
 #include "common/exact_json.hpp"
 #include "shopify_payloads.hpp"
 #include "simulator.hpp"
+#include "support/webhook_receiver.hpp"
 #include "trueup/connector/signature.hpp"
 #include "trueup/http/outbound.hpp"
 #include "trueup/http/server.hpp"
@@ -45,50 +46,7 @@ json small_seed() {
   })");
 }
 
-// An HTTP endpoint that records the webhooks it receives; answers 500 to the
-// first `fail_first` deliveries.
-class WebhookReceiver {
- public:
-  struct Received {
-    std::map<std::string, std::string, std::less<>> headers;
-    std::string body;
-  };
-
-  explicit WebhookReceiver(int fail_first = 0) : fail_first_(fail_first) {
-    router_.add_sync("POST", "/hooks", [this](const http::Request& r) {
-      std::lock_guard lock(mu_);
-      received_.push_back(Received{r.headers, r.body});
-      cv_.notify_all();
-      if (static_cast<int>(received_.size()) <= fail_first_) return http::Response::text(500, "not now");
-      return http::Response::text(200, "ok");
-    });
-    http::ServerSettings s;
-    s.port = 0;
-    s.threads = 1;
-    s.access_log = false;
-    server_ = std::make_unique<http::Server>(s, router_, registry_);
-    EXPECT_TRUE(server_->start().ok());
-  }
-  ~WebhookReceiver() { server_->drain(std::chrono::seconds(5)); }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
-
-  // Waits until `n` deliveries arrived (bounded); returns them all.
-  std::vector<Received> wait_for(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kBound, [&] { return received_.size() >= n; });
-    return received_;
-  }
-
- private:
-  int fail_first_;
-  http::Router router_;
-  metrics::Registry registry_;
-  std::unique_ptr<http::Server> server_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Received> received_;
-};
+using trueup::testing::WebhookReceiver;
 
 class ShopifySimulatorTest : public ::testing::Test {
  protected:

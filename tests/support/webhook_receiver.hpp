@@ -1,0 +1,70 @@
+#pragma once
+// An in-test HTTP endpoint (127.0.0.1, port 0) that records the webhooks a
+// simulator sends it: headers (names lower-cased) and the raw body. Answers
+// 500 to the first `fail_first` deliveries (to see retries), 200 after.
+//
+// Thread-safety: the server's thread records, the test thread waits.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "trueup/http/router.hpp"
+#include "trueup/http/server.hpp"
+#include "trueup/metrics/registry.hpp"
+
+namespace trueup::testing {
+
+class WebhookReceiver {
+ public:
+  struct Received {
+    std::map<std::string, std::string, std::less<>> headers;
+    std::string body;
+  };
+
+  explicit WebhookReceiver(int fail_first = 0) : fail_first_(fail_first) {
+    router_.add_sync("POST", "/hooks", [this](const http::Request& r) {
+      std::lock_guard lock(mu_);
+      received_.push_back(Received{r.headers, r.body});
+      cv_.notify_all();
+      if (static_cast<int>(received_.size()) <= fail_first_) return http::Response::text(500, "not now");
+      return http::Response::text(200, "ok");
+    });
+    http::ServerSettings s;
+    s.port = 0;
+    s.threads = 1;
+    s.access_log = false;
+    server_ = std::make_unique<http::Server>(s, router_, registry_);
+    EXPECT_TRUE(server_->start().ok());
+  }
+  ~WebhookReceiver() { server_->drain(std::chrono::seconds(5)); }
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
+
+  // Waits until `n` deliveries arrived (at most `bound`); returns them all.
+  std::vector<Received> wait_for(std::size_t n, std::chrono::milliseconds bound = std::chrono::seconds(20)) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, bound, [&] { return received_.size() >= n; });
+    return received_;
+  }
+
+ private:
+  int fail_first_;
+  http::Router router_;
+  metrics::Registry registry_;
+  std::unique_ptr<http::Server> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Received> received_;
+};
+
+}  // namespace trueup::testing
