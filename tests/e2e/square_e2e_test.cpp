@@ -311,6 +311,20 @@ TEST_F(SquareE2E, ASaleWhoseWebhooksAreLostIsFoundByPolling) {
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_inbox WHERE source = '" + a.id +
                          "' AND dedupe_key LIKE 'order:" + order_id + "@v%'"),
             "1");
+  // A return of one unit: Square makes a return order (no order events; its
+  // refund events are dropped too), found by polling, +1 as a return movement.
+  const json refund =
+      post_json(*sim, "/_sim/refunds",
+                {{"order_id", order_id},
+                 {"return_line_items", json::array({{{"source_line_item_uid", uid}, {"quantity", "1"}}})},
+                 {"restock", true}},
+                201);
+  ASSERT_TRUE(refund.contains("return_order")) << refund.dump();
+  const json& returned = refund["return_order"];
+  const std::string return_movement = "square:order:" + returned["id"].get<std::string>() +
+                                      ":return:" + returned["returns"][0]["uid"].get<std::string>() + ":" +
+                                      returned["returns"][0]["return_line_items"][0]["uid"].get<std::string>();
+  EXPECT_TRUE(eventually(pg, ledger_row(return_movement), "return 100000", std::chrono::seconds(60)));
   // The counts were polled too (the seed's and the sale's; not one webhook arrived).
   EXPECT_TRUE(eventually(pg,
                          "SELECT count(*) > 0 FROM trueup_inbox WHERE source = '" + a.id +
