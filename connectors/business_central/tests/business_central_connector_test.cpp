@@ -243,6 +243,15 @@ class BusinessCentralConnectorTest : public ::testing::Test {
     EXPECT_TRUE(reply.ok());
     return reply ? *reply : http::OutboundReply{};
   }
+  // A draft invoice of 3 x 1928-S created directly in BC; the HTTP status.
+  int create_draft(const std::string& edn, const std::string& customer) {
+    SalesDocumentDraft draft;
+    draft.kind = SalesDocumentKind::invoice;
+    draft.external_document_number = edn;
+    draft.customer_number = customer;
+    draft.lines.push_back({"1928-S", "3", std::nullopt, std::nullopt, std::nullopt});
+    return sim_call("POST", "/salesInvoices", *build_sales_document(draft)).status;
+  }
   json documents() { return json::parse(sim_call("GET", "/_sim/documents").body)["documents"]; }
   json inspect() { return json::parse(sim_call("GET", "/_sim/inspect").body); }
 
@@ -408,12 +417,7 @@ TEST_F(BusinessCentralConnectorTest, PostSaleCreatesAndPostsOnceAndItsLedgerEntr
 
 TEST_F(BusinessCentralConnectorTest, PostSaleAlignsAnExistingDraftThenPostsIt) {
   // A draft left by an earlier attempt (another customer, no posting date).
-  SalesDocumentDraft draft;
-  draft.kind = SalesDocumentKind::invoice;
-  draft.external_document_number = "O'Brien-7";
-  draft.customer_number = "10000";
-  draft.lines.push_back({"1928-S", "3", std::nullopt, std::nullopt, std::nullopt});
-  ASSERT_EQ(sim_call("POST", "/salesInvoices", *build_sales_document(draft)).status, 201);
+  ASSERT_EQ(create_draft("O'Brien-7", "10000"), 201);
   auto answer = connector->perform(sale("O'Brien-7", "wf-3:perform"));
   ASSERT_TRUE(answer.ok()) << answer.error().describe();
   const json docs = documents();
@@ -429,14 +433,8 @@ TEST_F(BusinessCentralConnectorTest, PostSaleAlignsAnExistingDraftThenPostsIt) {
 
 TEST_F(BusinessCentralConnectorTest, TwoDraftsOfOneSaleLeaveTheOldestPostedAndTheNewerDeleted) {
   // What two instances racing on one sale leave behind: two drafts.
-  SalesDocumentDraft draft;
-  draft.kind = SalesDocumentKind::invoice;
-  draft.external_document_number = "R-RACE";
-  draft.customer_number = "POS";
-  draft.lines.push_back({"1928-S", "3", std::nullopt, std::nullopt, std::nullopt});
-  const std::string body = *build_sales_document(draft);
-  ASSERT_EQ(sim_call("POST", "/salesInvoices", body).status, 201);
-  ASSERT_EQ(sim_call("POST", "/salesInvoices", body).status, 201);
+  ASSERT_EQ(create_draft("R-RACE", "POS"), 201);
+  ASSERT_EQ(create_draft("R-RACE", "POS"), 201);
   auto answer = connector->perform(sale("R-RACE", "k"));
   ASSERT_TRUE(answer.ok()) << answer.error().describe();
   EXPECT_EQ((*answer)["status"], "Open");
