@@ -14,11 +14,11 @@
 
 #include "business_central_payloads.hpp"
 #include "common/exact_json.hpp"
+#include "common/sim/config_document.hpp"
 #include "trueup/core/digest.hpp"
 #include "trueup/core/money.hpp"
 #include "trueup/core/time.hpp"
 #include "trueup/http/query.hpp"
-#include "trueup/metrics/registry.hpp"
 #include "trueup/model/timestamp.hpp"
 
 namespace trueup::connectors::business_central {
@@ -824,13 +824,8 @@ Status BusinessCentralSimulator::Company::load(const json& seed) {
       *target = *v;
     }
   }
-  auto each = [&seed](const char* name, auto&& load_one) -> Status {
-    auto it = seed.find(name);
-    if (it == seed.end()) return Ok{};
-    if (!it->is_array()) return invalid(std::string("/") + name, "expected an array");
-    for (std::size_t i = 0; i < it->size(); ++i)
-      if (auto st = load_one((*it)[i], std::string("/") + name + "/" + std::to_string(i)); !st) return st;
-    return Ok{};
+  auto each = [&seed](const char* name, const auto& load_one) -> Status {
+    return sim::for_each_seed_entry(seed, name, load_one);
   };
   if (auto st = each("locations", [this](const json& j, const std::string& at) { return load_location(j, at); }); !st)
     return st;
@@ -2346,14 +2341,8 @@ Result<BusinessCentralSimulatorSettings> apply_simulator_config(const BusinessCe
   };
   for (const auto& [name, value] : config.items()) {
     const std::string at = "/" + name;
-    if (name == "faults") {
-      auto faults = sim::apply_fault_json(s.faults, value, at);
-      if (!faults) return faults.error();
-      s.faults = *faults;
-    } else if (name == "webhooks") {
-      auto webhooks = sim::apply_delivery_json(s.webhooks, value, at);
-      if (!webhooks) return webhooks.error();
-      s.webhooks = *webhooks;
+    if (auto core = sim::apply_core_config_member(name, value, s.faults, s.webhooks)) {
+      if (!*core) return core->error();
     } else if (name == "environment" && value.is_string() && !value.get<std::string>().empty()) {
       s.environment = value.get<std::string>();
     } else if (name == "bucket_capacity" || name == "bucket_refill_per_second") {
@@ -2548,16 +2537,12 @@ Status BusinessCentralSimulator::start() {
   server.port = settings_.port;
   server.threads = settings_.threads;
   server.access_log = settings_.access_log;
-  registry_ = std::make_unique<metrics::Registry>();
-  server_ = std::make_unique<http::Server>(server, *router_, *registry_);
-  return server_->start();
+  return server_.start(server, *router_);
 }
 
-std::uint16_t BusinessCentralSimulator::port() const { return server_ ? server_->port() : 0; }
+std::uint16_t BusinessCentralSimulator::port() const { return server_.port(); }
 
-std::string BusinessCentralSimulator::base_url() const {
-  return "http://" + settings_.address + ":" + std::to_string(port());
-}
+std::string BusinessCentralSimulator::base_url() const { return server_.base_url(); }
 
 std::string BusinessCentralSimulator::api_url() const {
   return base_url() + "/v2.0/" + settings_.environment + "/api/v2.0";
@@ -2580,8 +2565,7 @@ void BusinessCentralSimulator::stop() {
   stopped_ = true;
   // Notifications stop first; held answers go out (the scheduler flushes), then the server drains.
   if (company_) company_->stop_dispatchers();
-  if (core_) core_->stop();
-  if (server_) server_->drain(std::chrono::seconds(5));
+  server_.stop(core_.get());
   if (client_) client_->stop();
 }
 

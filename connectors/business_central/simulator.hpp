@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sim/simulator_core.hpp"
+#include "common/sim/simulator_server.hpp"
 #include "trueup/core/error.hpp"
 #include "trueup/http/server.hpp"
 
@@ -122,8 +123,7 @@ class BusinessCentralSimulator {
   std::unique_ptr<Company> company_;
   std::unique_ptr<ConcurrencyLimit> limit_;
   std::unique_ptr<http::Router> router_;
-  std::unique_ptr<metrics::Registry> registry_;
-  std::unique_ptr<http::Server> server_;
+  connectors::sim::SimulatorServer server_;
   bool stopped_ = false;
 };
 
