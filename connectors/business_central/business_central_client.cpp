@@ -63,12 +63,8 @@ std::string ledger_entries_path(const ApiSettings& settings, std::int64_t after_
          "&$orderby=" + connector::query_escape("entryNumber asc");
 }
 
-std::string_view document_set(SalesDocumentKind kind) {
-  return kind == SalesDocumentKind::order ? "salesOrders" : "salesInvoices";
-}
-
-std::string document_lookup_path(const ApiSettings& settings, SalesDocumentKind kind, std::string_view edn) {
-  return company_path(settings) + "/" + std::string(document_set(kind)) +
+std::string document_lookup_path(const ApiSettings& settings, const DocumentType& type, std::string_view edn) {
+  return company_path(settings) + "/" + std::string(type.set) +
          "?$filter=" + connector::query_escape("externalDocumentNumber eq " + odata_string(edn));
 }
 
@@ -167,62 +163,61 @@ Result<RawPage> BusinessCentralClient::ledger_entries(const std::string& path_or
   return page;
 }
 
-Result<std::vector<json>> BusinessCentralClient::find_documents(SalesDocumentKind kind, std::string_view edn,
+Result<std::vector<json>> BusinessCentralClient::find_documents(const DocumentType& type, std::string_view edn,
                                                                 std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".find";
-  return collection(op, send(reads_, op, "GET", document_lookup_path(settings_, kind, edn), "", "", deadline));
+  const std::string op = std::string(type.set) + ".find";
+  return collection(op, send(reads_, op, "GET", document_lookup_path(settings_, type, edn), "", "", deadline));
 }
 
-Result<std::vector<json>> BusinessCentralClient::find_documents_by_number(SalesDocumentKind kind,
+Result<std::vector<json>> BusinessCentralClient::find_documents_by_number(const DocumentType& type,
                                                                           std::string_view number) {
-  const std::string op = std::string(document_set(kind)) + ".find";
-  const std::string path = company_path(settings_) + "/" + std::string(document_set(kind)) +
+  const std::string op = std::string(type.set) + ".find";
+  const std::string path = company_path(settings_) + "/" + std::string(type.set) +
                            "?$filter=" + connector::query_escape("number eq " + odata_string(number));
   return collection(op, send(reads_, op, "GET", path, "", "", std::nullopt));
 }
 
-Result<json> BusinessCentralClient::get_document(SalesDocumentKind kind, std::string_view id,
+Result<json> BusinessCentralClient::get_document(const DocumentType& type, std::string_view id,
                                                  std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".get";
-  return parsed(op, send(reads_, op, "GET",
-                         company_path(settings_) + "/" + std::string(document_set(kind)) + "(" + std::string(id) + ")",
-                         "", "", deadline));
+  const std::string op = std::string(type.set) + ".get";
+  return parsed(
+      op, send(reads_, op, "GET", company_path(settings_) + "/" + std::string(type.set) + "(" + std::string(id) + ")",
+               "", "", deadline));
 }
 
-Result<json> BusinessCentralClient::create_document(SalesDocumentKind kind, std::string body,
+Result<json> BusinessCentralClient::create_document(const DocumentType& type, std::string body,
                                                     std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".create";
-  return parsed(op, send(writes_, op, "POST", company_path(settings_) + "/" + std::string(document_set(kind)),
-                         std::move(body), "", deadline));
+  const std::string op = std::string(type.set) + ".create";
+  return parsed(op, send(writes_, op, "POST", company_path(settings_) + "/" + std::string(type.set), std::move(body),
+                         "", deadline));
 }
 
-Result<json> BusinessCentralClient::patch_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+Result<json> BusinessCentralClient::patch_document(const DocumentType& type, std::string_view id, std::string_view etag,
                                                    std::string body, std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".update";
-  return parsed(op, send(reads_, op, "PATCH",
-                         company_path(settings_) + "/" + std::string(document_set(kind)) + "(" + std::string(id) + ")",
-                         std::move(body), std::string(etag), deadline));
+  const std::string op = std::string(type.set) + ".update";
+  return parsed(
+      op, send(reads_, op, "PATCH", company_path(settings_) + "/" + std::string(type.set) + "(" + std::string(id) + ")",
+               std::move(body), std::string(etag), deadline));
 }
 
-Status BusinessCentralClient::delete_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+Status BusinessCentralClient::delete_document(const DocumentType& type, std::string_view id, std::string_view etag,
                                               std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".delete";
-  auto reply = send(reads_, op, "DELETE",
-                    company_path(settings_) + "/" + std::string(document_set(kind)) + "(" + std::string(id) + ")", "",
-                    std::string(etag), deadline);
+  const std::string op = std::string(type.set) + ".delete";
+  auto reply =
+      send(reads_, op, "DELETE", company_path(settings_) + "/" + std::string(type.set) + "(" + std::string(id) + ")",
+           "", std::string(etag), deadline);
   if (!reply) return std::move(reply).error();
   if (reply->status == 404 || (reply->status >= 200 && reply->status <= 299)) return Ok{};
   return bc_error(op, *reply);
 }
 
-Status BusinessCentralClient::post_document(SalesDocumentKind kind, std::string_view id,
+Status BusinessCentralClient::post_document(const DocumentType& type, std::string_view id,
                                             std::optional<connector::SteadyTime> deadline) {
-  const std::string op = std::string(document_set(kind)) + ".post";
-  const std::string action = kind == SalesDocumentKind::order ? "Microsoft.NAV.shipAndInvoice" : "Microsoft.NAV.post";
-  auto reply =
-      send(writes_, op, "POST",
-           company_path(settings_) + "/" + std::string(document_set(kind)) + "(" + std::string(id) + ")/" + action, "",
-           "", deadline);
+  const std::string op = std::string(type.set) + ".post";
+  const std::string action(type.post_action);
+  auto reply = send(writes_, op, "POST",
+                    company_path(settings_) + "/" + std::string(type.set) + "(" + std::string(id) + ")/" + action, "",
+                    "", deadline);
   if (!reply) return std::move(reply).error();
   if (reply->status < 200 || reply->status > 299) return bc_error(op, *reply);
   return Ok{};

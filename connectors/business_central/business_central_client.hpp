@@ -67,11 +67,23 @@ std::string company_path(const ApiSettings& settings);
 // The first page of item ledger entries after `after_entry_number`, oldest first:
 // company_path + "/itemLedgerEntries?$filter=entryNumber%20gt%20<n>&$orderby=entryNumber%20asc".
 std::string ledger_entries_path(const ApiSettings& settings, std::int64_t after_entry_number);
-// "salesInvoices" / "salesOrders".
-std::string_view document_set(SalesDocumentKind kind);
+// A sales document entity set and what differs between the sets.
+struct DocumentType {
+  std::string_view set;          // "salesInvoices"
+  std::string_view lines;        // the deep-insert member: "salesInvoiceLines"
+  std::string_view date;         // the document date member: "invoiceDate"
+  std::string_view post_action;  // the bound action that posts it
+  bool status_shows_posting;     // false for orders: a posted order becomes an invoice
+};
+inline constexpr DocumentType kSalesInvoices{"salesInvoices", "salesInvoiceLines", "invoiceDate", "Microsoft.NAV.post",
+                                             true};
+inline constexpr DocumentType kSalesOrders{"salesOrders", "salesOrderLines", "orderDate",
+                                           "Microsoft.NAV.shipAndInvoice", false};
+inline constexpr DocumentType kSalesCreditMemos{"salesCreditMemos", "salesCreditMemoLines", "creditMemoDate",
+                                                "Microsoft.NAV.post", true};
 // The natural-key lookup: company_path + "/<set>?$filter=externalDocumentNumber%20eq%20'<edn>'"
 // (quotes doubled, then percent-encoded).
-std::string document_lookup_path(const ApiSettings& settings, SalesDocumentKind kind, std::string_view edn);
+std::string document_lookup_path(const ApiSettings& settings, const DocumentType& type, std::string_view edn);
 // The externalDocumentNumber of a source reference: itself when it has at
 // most 35 bytes, else its first 18 bytes (cut at a UTF-8 boundary), "~" and
 // the first 16 hex digits of its SHA-256 — deterministic, so every retry
@@ -112,24 +124,24 @@ class BusinessCentralClient {
   // GET `path_or_link` (ledger_entries_path or a page's next_link).
   Result<RawPage> ledger_entries(const std::string& path_or_link);
 
-  // The documents of `kind` whose externalDocumentNumber is `edn`.
-  Result<std::vector<nlohmann::json>> find_documents(SalesDocumentKind kind, std::string_view edn,
+  // The documents of `type` whose externalDocumentNumber is `edn`.
+  Result<std::vector<nlohmann::json>> find_documents(const DocumentType& type, std::string_view edn,
                                                      std::optional<connector::SteadyTime> deadline);
-  // The documents of `kind` numbered `number` (a posted invoice's number).
-  Result<std::vector<nlohmann::json>> find_documents_by_number(SalesDocumentKind kind, std::string_view number);
-  Result<nlohmann::json> get_document(SalesDocumentKind kind, std::string_view id,
+  // The documents of `type` numbered `number` (a posted document's number).
+  Result<std::vector<nlohmann::json>> find_documents_by_number(const DocumentType& type, std::string_view number);
+  Result<nlohmann::json> get_document(const DocumentType& type, std::string_view id,
                                       std::optional<connector::SteadyTime> deadline);
   // POST <set> (one attempt): the created document.
-  Result<nlohmann::json> create_document(SalesDocumentKind kind, std::string body,
+  Result<nlohmann::json> create_document(const DocumentType& type, std::string body,
                                          std::optional<connector::SteadyTime> deadline);
   // PATCH <set>(<id>) with If-Match: the updated document.
-  Result<nlohmann::json> patch_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+  Result<nlohmann::json> patch_document(const DocumentType& type, std::string_view id, std::string_view etag,
                                         std::string body, std::optional<connector::SteadyTime> deadline);
   // DELETE <set>(<id>) with If-Match (drafts only); a document already gone is Ok.
-  Status delete_document(SalesDocumentKind kind, std::string_view id, std::string_view etag,
+  Status delete_document(const DocumentType& type, std::string_view id, std::string_view etag,
                          std::optional<connector::SteadyTime> deadline);
-  // POST <set>(<id>)/Microsoft.NAV.post (invoices) or .../Microsoft.NAV.shipAndInvoice (orders), one attempt.
-  Status post_document(SalesDocumentKind kind, std::string_view id, std::optional<connector::SteadyTime> deadline);
+  // POST <set>(<id>)/<post_action> (one attempt).
+  Status post_document(const DocumentType& type, std::string_view id, std::optional<connector::SteadyTime> deadline);
 
   // The id of the location with `code`; nullopt when BC has none.
   Result<std::optional<std::string>> location_id(std::string_view code);

@@ -62,6 +62,8 @@ using connector::WebhookRequest;
 using nlohmann::json;
 
 constexpr std::string_view kLedgerTopic = "itemLedgerEntry";
+// A POS return as a posted sales credit memo (the input of post_sale).
+constexpr std::string_view kPostReturn = "post_return";
 // The crosswalk entity post_sale writes: externalDocumentNumber -> canonical order id.
 constexpr std::string_view kSalesDocumentEntity = "sales_document";
 // The member complete() adds to a Sale ledger entry.
@@ -81,8 +83,8 @@ struct Settings {
   ApiSettings api;
   std::chrono::milliseconds poll_interval{60000};
   std::optional<std::string> customer_number;
-  SalesDocumentKind document_kind = SalesDocumentKind::invoice;
-  std::optional<std::string> default_location;  // BC location code of entries without locationCode
+  const DocumentType* sale_type = &kSalesInvoices;  // post_sale: invoices or orders
+  std::optional<std::string> default_location;      // BC location code of entries without locationCode
   std::optional<std::string> local_currency;
   std::vector<std::string> client_states;  // current first, then the previous one
   SubscriptionSettings subscriptions;
@@ -107,23 +109,24 @@ bool decimal_string(std::string_view text) {
   return i == text.size();
 }
 
-// The posted statuses of a sales invoice (README: Draft and In Review are not posted).
-bool posted(const SalesDocument& d, SalesDocumentKind kind) {
-  if (kind == SalesDocumentKind::order) return false;  // a posted order is an invoice
+// The posted statuses of an invoice or credit memo (README: Draft and In Review are not posted).
+bool posted(const SalesDocument& d, const DocumentType& type) {
+  if (!type.status_shows_posting) return false;
   const std::string status = d.status.value_or("Draft");
   return status != "Draft" && status != "In Review";
 }
 
-json document_answer(const SalesDocument& d, SalesDocumentKind kind) {
+json document_answer(const SalesDocument& d, const DocumentType& type) {
   return {{"id", d.id},
           {"number", d.number.value_or("")},
           {"status", d.status.value_or("")},
-          {"document", std::string(document_set(kind))},
+          {"document", std::string(type.set)},
           {"external_document_number", d.external_document_number}};
 }
 
-Result<SalesDocument> decode_document(const json& raw, SalesDocumentKind kind) {
-  auto page = decode_sales_documents(dump_exact(raw), kind);
+// The header of any sales document (the members read are the same in every set).
+Result<SalesDocument> decode_document(const json& raw) {
+  auto page = decode_sales_documents(dump_exact(raw), SalesDocumentKind::invoice);
   if (!page || page->value.size() != 1)
     return make_error(Errc::unavailable, "business central answered a sales document that does not decode" +
                                              (page ? std::string() : ": " + page.error().message));
@@ -147,10 +150,10 @@ struct SaleRequest {
   std::vector<Line> lines;
 };
 
-Result<SaleRequest> read_sale(const json& in) {
-  const auto bad = [](std::string what) {
+Result<SaleRequest> read_sale(const json& in, std::string_view operation) {
+  const auto bad = [operation](std::string what) {
     return make_error(Errc::invalid_argument,
-                      "post_sale: " + what +
+                      std::string(operation) + ": " + what +
                           " (input {\"external_document_number\", \"location\", \"posting_date\"?: YYYY-MM-DD, "
                           "\"customer_number\"?, \"currency\"?, \"order_id\"?, \"lines\": [{\"sku\", \"quantity\": "
                           "decimal string, \"unit_price\"?: {\"amount\": decimal string, \"currency\"}}]})");
@@ -290,7 +293,9 @@ class BusinessCentralConnector final : public connector::Connector {
       return message;
     const ItemLedgerEntry& e = entry->value.front();
     if (e.entry_type != "Sale" || !e.document_number || e.document_number->empty()) return message;
-    auto edn = document_edn(*e.document_number);
+    const DocumentType& type =
+        e.document_type && *e.document_type == "Sales Credit Memo" ? kSalesCreditMemos : kSalesInvoices;
+    auto edn = document_edn(type, *e.document_number);
     if (!edn) return std::move(edn).error();
     if (!*edn) return message;
     (*doc)[kDocumentEdnMember] = **edn;
@@ -320,24 +325,36 @@ class BusinessCentralConnector final : public connector::Connector {
   // ---- Outbound -----------------------------------------------------------
 
   std::vector<connector::OperationSpec> operations() const override {
+    const std::string input =
+        " Input {external_document_number, location, posting_date?, customer_number?, currency?, order_id?, lines: "
+        "[{sku, quantity, unit_price?}]}; items and locations through the crosswalk.";
+    const std::string detail =
+        "externalDocumentNumber = external_document_number (over 35 characters: its first 18, \"~\" and 16 hex "
+        "digits of its SHA-256), looked up before anything is created";
     return {{connector::kPostSale,
-             "Books a sale in Business Central as a posted sales " +
-                 std::string(settings_.document_kind == SalesDocumentKind::order ? "order" : "invoice") +
-                 ": lookup by externalDocumentNumber, create with its lines (items and locations through the "
-                 "crosswalk), post (Microsoft.NAV.post). Input {external_document_number, location, posting_date?, "
-                 "customer_number?, currency?, order_id?, lines: [{sku, quantity, unit_price?}]}.",
-             connector::Idempotency::natural_key,
-             "externalDocumentNumber = external_document_number (over 35 characters: its first 18, \"~\" and 16 "
-             "hex digits of its SHA-256), looked up before anything is created"}};
+             "Books a sale as a posted sales " +
+                 std::string(settings_.sale_type == &kSalesOrders ? "order (shipAndInvoice)" : "invoice") +
+                 ": lookup by externalDocumentNumber, create with its lines, post." + input,
+             connector::Idempotency::natural_key, detail},
+            {std::string(kPostReturn),
+             "Books a POS return as a posted sales credit memo (quantities = units returned): lookup by "
+             "externalDocumentNumber, create with its lines, post." +
+                 input,
+             connector::Idempotency::natural_key, detail}};
   }
 
   Result<json> perform(const connector::OutboundCall& call) override {
-    if (call.operation == connector::kPostSale) return post_sale(call);
+    if (call.operation == connector::kPostSale) {
+      std::vector<const DocumentType*> lookups{&kSalesInvoices};
+      if (settings_.sale_type == &kSalesOrders) lookups.push_back(&kSalesOrders);
+      return book(call, *settings_.sale_type, lookups);
+    }
+    if (call.operation == kPostReturn) return book(call, kSalesCreditMemos, {&kSalesCreditMemos});
     return Connector::perform(call);
   }
 
  private:
-  // ---- post_sale ----------------------------------------------------------
+  // ---- post_sale, post_return ---------------------------------------------
 
   Result<std::string> external(std::string_view entity, const std::string& canonical) {
     auto found = ids_.external_id(kSystem, entity, canonical);
@@ -363,10 +380,11 @@ class BusinessCentralConnector final : public connector::Connector {
   }
 
   // The sales document body (build_sales_document) with postingDate and each line's locationId.
-  Result<std::string> document_body(const SaleRequest& sale, const std::string& customer,
+  // (built as an invoice, then its date and lines members renamed for `type`).
+  Result<std::string> document_body(const DocumentType& type, const SaleRequest& sale, const std::string& customer,
                                     const std::vector<std::string>& items, const std::string& location_id) {
     SalesDocumentDraft draft;
-    draft.kind = settings_.document_kind;
+    draft.kind = SalesDocumentKind::invoice;
     draft.external_document_number = sale.external_document_number;
     draft.customer_number = customer;
     draft.document_date = sale.posting_date;
@@ -375,13 +393,19 @@ class BusinessCentralConnector final : public connector::Connector {
       draft.lines.push_back(SalesDocumentDraftLine{items[i], sale.lines[i].quantity, sale.lines[i].unit_price,
                                                    std::nullopt, std::nullopt});
     auto text = build_sales_document(draft);
-    if (!text) return make_error(Errc::invalid_argument, "post_sale: " + text.error().message);
-    auto body = parse_exact(*text);
-    if (!body) return std::move(body).error();
-    if (sale.posting_date) (*body)["postingDate"] = *sale.posting_date;
-    const char* lines = settings_.document_kind == SalesDocumentKind::order ? "salesOrderLines" : "salesInvoiceLines";
-    for (auto& line : (*body)[lines]) line["locationId"] = location_id;
-    return dump_exact(*body);
+    if (!text) return make_error(Errc::invalid_argument, std::string(type.set) + ": " + text.error().message);
+    auto parsed = parse_exact(*text);
+    if (!parsed) return std::move(parsed).error();
+    json body = json::object();
+    for (auto& [key, value] : parsed->items()) {
+      const std::string name = key == "invoiceDate"         ? std::string(type.date)
+                               : key == "salesInvoiceLines" ? std::string(type.lines)
+                                                            : key;
+      body[name] = value;
+    }
+    if (sale.posting_date) body["postingDate"] = *sale.posting_date;
+    for (auto& line : body[std::string(type.lines)]) line["locationId"] = location_id;
+    return dump_exact(body);
   }
 
   // currencyCode: omitted for the company's local currency (BC keeps "" for it).
@@ -391,26 +415,26 @@ class BusinessCentralConnector final : public connector::Connector {
     return sale.currency;
   }
 
-  // The documents of `sale` by externalDocumentNumber: a posted invoice (an
-  // order that was shipped and invoiced became one), and the drafts of the
-  // configured kind, oldest first (number series grow with each create).
+  // The documents of `sale` by externalDocumentNumber in the `lookups` sets:
+  // a posted one (an order that was shipped and invoiced became an invoice),
+  // and the drafts of `type`, oldest first (number series grow with each
+  // create).
   struct Existing {
-    std::optional<std::pair<SalesDocument, SalesDocumentKind>> posted;
+    std::optional<std::pair<SalesDocument, const DocumentType*>> posted;
     std::vector<SalesDocument> drafts;
   };
-  Result<Existing> existing(const SaleRequest& sale, const connector::OutboundCall& call) {
-    std::vector<SalesDocumentKind> kinds{SalesDocumentKind::invoice};
-    if (settings_.document_kind == SalesDocumentKind::order) kinds.push_back(SalesDocumentKind::order);
+  Result<Existing> existing(const SaleRequest& sale, const connector::OutboundCall& call, const DocumentType& type,
+                            const std::vector<const DocumentType*>& lookups) {
     Existing out;
-    for (auto kind : kinds) {
-      auto raw = client_.find_documents(kind, sale.external_document_number, call.deadline);
+    for (const DocumentType* set : lookups) {
+      auto raw = client_.find_documents(*set, sale.external_document_number, call.deadline);
       if (!raw) return std::move(raw).error();
       for (const auto& r : *raw) {
-        auto d = decode_document(r, kind);
+        auto d = decode_document(r);
         if (!d) return std::move(d).error();
-        if (posted(*d, kind)) {
-          if (!out.posted) out.posted.emplace(std::move(d).value(), kind);
-        } else if (kind == settings_.document_kind) {
+        if (posted(*d, *set)) {
+          if (!out.posted) out.posted.emplace(std::move(d).value(), set);
+        } else if (set == &type) {
           out.drafts.push_back(std::move(d).value());
         }
       }
@@ -423,10 +447,10 @@ class BusinessCentralConnector final : public connector::Connector {
   }
 
   // Drafts that lost to the oldest one (a concurrent create elsewhere) are deleted.
-  void delete_drafts(const std::vector<SalesDocument>& drafts, const SaleRequest& sale,
+  void delete_drafts(const DocumentType& type, const std::vector<SalesDocument>& drafts, const SaleRequest& sale,
                      const connector::OutboundCall& call) {
     for (const auto& d : drafts) {
-      auto st = client_.delete_document(settings_.document_kind, d.id, d.etag.value_or("*"), call.deadline);
+      auto st = client_.delete_document(type, d.id, d.etag.value_or("*"), call.deadline);
       log::warn("business central: a second document for one externalDocumentNumber; the newer draft is deleted",
                 {{"connector", id()},
                  {"external_document_number", sale.external_document_number},
@@ -435,14 +459,18 @@ class BusinessCentralConnector final : public connector::Connector {
     }
   }
 
-  Result<json> post_sale(const connector::OutboundCall& call) {
-    auto sale = read_sale(call.input);
+  // post_sale and post_return: one posted document of `type` per
+  // externalDocumentNumber, whatever `lookups` already holds.
+  Result<json> book(const connector::OutboundCall& call, const DocumentType& type,
+                    const std::vector<const DocumentType*>& lookups) {
+    auto sale = read_sale(call.input, call.operation);
     if (!sale) return std::move(sale).error();
     const std::string customer = sale->customer_number.value_or(settings_.customer_number.value_or(""));
     if (customer.empty())
       return make_error(Errc::invalid_argument,
-                        "post_sale: no customer: set customer_number on the connector (the channel's customer in "
-                        "Business Central) or in the input");
+                        call.operation +
+                            ": no customer: set customer_number on the connector (the channel's customer in "
+                            "Business Central) or in the input");
     // Every mapping is checked before anything is written; all misses are named.
     std::vector<std::string> items, missing;
     for (const auto& line : sale->lines) {
@@ -455,64 +483,64 @@ class BusinessCentralConnector final : public connector::Connector {
     if (!location_code && location_code.error().code != Errc::not_found) return std::move(location_code).error();
     if (!location_code) missing.push_back(location_code.error().message);
     if (!missing.empty()) {
-      std::string text = "post_sale: ";
+      std::string text = call.operation + ": ";
       for (std::size_t i = 0; i < missing.size(); ++i) text += (i > 0 ? "; " : "") + missing[i];
       return make_error(Errc::not_found, text);
     }
-    // The ledger entries of this sale will name its order (see complete()).
+    // The ledger entries of this document will name its order (see complete()).
     if (sale->order_id)
       if (auto st = ids_.learn(kSystem, kSalesDocumentEntity, sale->external_document_number, *sale->order_id); !st)
         return std::move(st).error();
 
-    // One sale at a time in this process (two workflows for one sale would
-    // both miss the lookup); across processes the oldest draft wins below.
+    // One document at a time in this process (two workflows for one sale
+    // would both miss the lookup); across processes the oldest draft wins below.
     std::lock_guard sale_lock(
         sale_locks_[std::hash<std::string>{}(sale->external_document_number) % sale_locks_.size()]);
-    const SalesDocumentKind kind = settings_.document_kind;
-    auto found = existing(*sale, call);
+    auto found = existing(*sale, call, type, lookups);
     if (!found) return std::move(found).error();
-    if (found->posted) return document_answer(found->posted->first, found->posted->second);
+    if (found->posted) return document_answer(found->posted->first, *found->posted->second);
     if (found->drafts.empty()) {
       auto location_id = location_guid(*location_code);
       if (!location_id) return std::move(location_id).error();
-      auto body = document_body(*sale, customer, items, *location_id);
+      auto body = document_body(type, *sale, customer, items, *location_id);
       if (!body) return std::move(body).error();
-      auto created = client_.create_document(kind, std::move(body).value(), call.deadline);
+      auto created = client_.create_document(type, std::move(body).value(), call.deadline);
       if (!created) return std::move(created).error();
       log::info("business central sales document created",
                 {{"connector", id()},
+                 {"document", std::string(type.set)},
                  {"external_document_number", sale->external_document_number},
                  {"number", string_member(*created, "number").value_or("")}});
       // Read again: another instance may have created one meanwhile.
-      found = existing(*sale, call);
+      found = existing(*sale, call, type, lookups);
       if (!found) return std::move(found).error();
       if (found->posted) {
-        delete_drafts(found->drafts, *sale, call);
-        return document_answer(found->posted->first, found->posted->second);
+        delete_drafts(type, found->drafts, *sale, call);
+        return document_answer(found->posted->first, *found->posted->second);
       }
       if (found->drafts.empty())
         return make_error(Errc::unavailable, "business central: the created document is not listed yet");
     }
-    delete_drafts(std::vector<SalesDocument>(found->drafts.begin() + 1, found->drafts.end()), *sale, call);
-    auto document = align_draft(found->drafts.front(), *sale, customer, call);
+    delete_drafts(type, std::vector<SalesDocument>(found->drafts.begin() + 1, found->drafts.end()), *sale, call);
+    auto document = align_draft(type, found->drafts.front(), *sale, customer, call);
     if (!document) return std::move(document).error();
-    if (auto st = client_.post_document(kind, document->id, call.deadline); !st) {
+    if (auto st = client_.post_document(type, document->id, call.deadline); !st) {
       // A post whose answer was lost, then repeated, is refused (already
       // posted): read the document to tell that from a real refusal.
       if (st.error().retryable() || st.error().code == Errc::not_found) return std::move(st).error();
-      auto again = existing(*sale, call);
-      if (again && again->posted) return document_answer(again->posted->first, again->posted->second);
+      auto again = existing(*sale, call, type, lookups);
+      if (again && again->posted) return document_answer(again->posted->first, *again->posted->second);
       return std::move(st).error();
     }
-    auto after = existing(*sale, call);
+    auto after = existing(*sale, call, type, lookups);
     if (!after) return std::move(after).error();
     if (!after->posted) return make_error(Errc::unavailable, "business central: the posted document is not listed yet");
-    return document_answer(after->posted->first, after->posted->second);
+    return document_answer(after->posted->first, *after->posted->second);
   }
 
   // PATCH (If-Match) the draft's header fields that differ from the sale.
-  Result<SalesDocument> align_draft(SalesDocument draft, const SaleRequest& sale, const std::string& customer,
-                                    const connector::OutboundCall& call) {
+  Result<SalesDocument> align_draft(const DocumentType& type, SalesDocument draft, const SaleRequest& sale,
+                                    const std::string& customer, const connector::OutboundCall& call) {
     json patch = json::object();
     if (draft.customer_number.value_or("") != customer) patch["customerNumber"] = customer;
     if (sale.posting_date && draft.posting_date.value_or("") != *sale.posting_date)
@@ -520,27 +548,27 @@ class BusinessCentralConnector final : public connector::Connector {
     if (auto currency = currency_code(sale); currency && draft.currency_code != *currency)
       patch["currencyCode"] = *currency;
     if (patch.empty()) return draft;
-    auto updated = client_.patch_document(settings_.document_kind, draft.id, draft.etag.value_or("*"), patch.dump(),
-                                          call.deadline);
+    auto updated = client_.patch_document(type, draft.id, draft.etag.value_or("*"), patch.dump(), call.deadline);
     if (!updated) return std::move(updated).error();
-    return decode_document(*updated, settings_.document_kind);
+    return decode_document(*updated);
   }
 
-  // The externalDocumentNumber of the sales invoice numbered `number`
+  // The externalDocumentNumber of the document of `type` numbered `number`
   // (cached; nullopt when BC has none or it has no externalDocumentNumber).
-  Result<std::optional<std::string>> document_edn(const std::string& number) {
+  Result<std::optional<std::string>> document_edn(const DocumentType& type, const std::string& number) {
+    const std::string key = std::string(type.set) + "/" + number;
     {
       std::lock_guard lock(mutex_);
-      if (auto it = document_edns_.find(number); it != document_edns_.end()) return it->second;
+      if (auto it = document_edns_.find(key); it != document_edns_.end()) return it->second;
     }
-    auto raw = client_.find_documents_by_number(SalesDocumentKind::invoice, number);
+    auto raw = client_.find_documents_by_number(type, number);
     if (!raw) return std::move(raw).error();
     std::optional<std::string> edn;
     for (const auto& r : *raw)
       if (auto e = string_member(r, "externalDocumentNumber"); e && !e->empty()) edn = e;
     std::lock_guard lock(mutex_);
     if (document_edns_.size() >= kDocumentCacheSize) document_edns_.clear();
-    document_edns_[number] = edn;
+    document_edns_[key] = edn;
     return edn;
   }
 
@@ -600,7 +628,7 @@ class BusinessCentralConnector final : public connector::Connector {
   std::mutex mutex_;
   std::array<std::mutex, 64> sale_locks_;                            // post_sale, striped by externalDocumentNumber
   std::map<std::string, std::string> location_ids_;                  // BC location code -> id
-  std::map<std::string, std::optional<std::string>> document_edns_;  // posted number -> externalDocumentNumber
+  std::map<std::string, std::optional<std::string>> document_edns_;  // "<set>/<number>" -> externalDocumentNumber
   // Poller thread only.
   std::chrono::steady_clock::time_point next_subscription_check_{};
   int subscription_failures_ = 0;
@@ -685,8 +713,7 @@ const connector::Registrar registrar{connector::ConnectorType{
           static_cast<double>(s.integer("rate_limit_per_second")), static_cast<double>(s.integer("rate_limit_burst")));
       settings.poll_interval = s.duration("poll_interval");
       if (s.present("customer_number")) settings.customer_number = s.string("customer_number");
-      settings.document_kind =
-          s.string("document_kind") == "order" ? SalesDocumentKind::order : SalesDocumentKind::invoice;
+      settings.sale_type = s.string("document_kind") == "order" ? &kSalesOrders : &kSalesInvoices;
       if (s.present("default_location")) settings.default_location = s.string("default_location");
       if (s.present("local_currency")) {
         if (!Currency::from_code(s.string("local_currency")))

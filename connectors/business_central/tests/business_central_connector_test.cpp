@@ -54,9 +54,9 @@ TEST(BusinessCentralRequests, PathsAreTheCommonEndpointWithEncodedODataQueries) 
                                                 "/itemLedgerEntries?$filter=entryNumber%20gt%2042"
                                                 "&$orderby=entryNumber%20asc");
   // Quotes doubled (OData), then percent-encoded.
-  EXPECT_EQ(document_lookup_path(api(), SalesDocumentKind::invoice, "O'Brien #1"),
+  EXPECT_EQ(document_lookup_path(api(), kSalesInvoices, "O'Brien #1"),
             company_path(api()) + "/salesInvoices?$filter=externalDocumentNumber%20eq%20%27O%27%27Brien%20%231%27");
-  EXPECT_EQ(document_lookup_path(api(), SalesDocumentKind::order, "A"),
+  EXPECT_EQ(document_lookup_path(api(), kSalesOrders, "A"),
             company_path(api()) + "/salesOrders?$filter=externalDocumentNumber%20eq%20%27A%27");
   EXPECT_EQ(subscription_resource(api(), "items"), std::string("/api/v2.0/companies(") + kCompany + ")/items");
 }
@@ -413,6 +413,35 @@ TEST_F(BusinessCentralConnectorTest, PostSaleCreatesAndPostsOnceAndItsLedgerEntr
   EXPECT_EQ(mapped->movements[0].kind, model::MovementKind::sale);
   EXPECT_EQ(mapped->movements[0].quantity_delta->to_string(), "-3");
   EXPECT_EQ(mapped->movements[0].order_id, "pos:R-1001");
+}
+
+TEST_F(BusinessCentralConnectorTest, PostReturnBooksOneCreditMemoAndItsEntryIsAReturnOfTheOrder) {
+  ASSERT_TRUE(connector->perform(sale("R-2001", "wf-s")).ok());
+  connector::OutboundCall refund =
+      sale("R-2001-RET", "wf-r:perform", json::array({{{"sku", "SKU-LAMP"}, {"quantity", "1"}}}));
+  refund.operation = "post_return";
+  refund.input["order_id"] = "pos:R-2001";
+  auto answer = connector->perform(refund);
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  EXPECT_EQ((*answer)["document"], "salesCreditMemos");
+  EXPECT_EQ((*answer)["status"], "Open");
+  refund.idempotency_key = "wf-r2:perform";  // the same return requested again
+  auto again = connector->perform(refund);
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ((*again)["id"], (*answer)["id"]);
+  EXPECT_EQ(inspect()["keys"]["posted_external_document_number"]["R-2001-RET"], 1) << inspect().dump();
+
+  // Entries 1-2 are the opening stock, 3 the sale, 4 the return.
+  auto polled = connector->poll("3");
+  ASSERT_TRUE(polled.ok()) << polled.error().describe();
+  ASSERT_EQ(polled->messages.size(), 1u);
+  auto completed = connector->complete(polled->messages[0]);
+  ASSERT_TRUE(completed.ok()) << completed.error().describe();
+  auto mapped = connector->map(*completed, ids);
+  ASSERT_TRUE(mapped.ok()) << mapped.error().message;
+  EXPECT_EQ(mapped->movements[0].kind, model::MovementKind::return_);
+  EXPECT_EQ(mapped->movements[0].quantity_delta->to_string(), "1");
+  EXPECT_EQ(mapped->movements[0].order_id, "pos:R-2001");
 }
 
 TEST_F(BusinessCentralConnectorTest, PostSaleAlignsAnExistingDraftThenPostsIt) {
