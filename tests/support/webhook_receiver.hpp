@@ -2,6 +2,8 @@
 // An in-test HTTP endpoint (127.0.0.1, port 0) that records the webhooks a
 // simulator sends it: headers (names lower-cased) and the raw body. Answers
 // 500 to the first `fail_first` deliveries (to see retries), 200 after.
+// With answer_validation_tokens, it also answers Business Central's
+// subscription handshake (a POST with ?validationToken=...).
 //
 // Thread-safety: the server's thread records, the test thread waits.
 
@@ -16,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "trueup/http/query.hpp"
 #include "trueup/http/router.hpp"
 #include "trueup/http/server.hpp"
 #include "trueup/metrics/registry.hpp"
@@ -32,6 +35,13 @@ class WebhookReceiver {
   explicit WebhookReceiver(int fail_first = 0) : fail_first_(fail_first) {
     router_.add_sync("POST", "/hooks", [this](const http::Request& r) {
       std::lock_guard lock(mu_);
+      if (handshake_ != Handshake::off) {
+        auto query = http::parse_query(r.query);
+        if (query && query->contains("validationToken")) {
+          ++handshakes_;
+          return http::Response::text(200, handshake_ == Handshake::echo ? query->at("validationToken") : "no");
+        }
+      }
       received_.push_back(Received{r.headers, r.body});
       cv_.notify_all();
       if (static_cast<int>(received_.size()) <= fail_first_) return http::Response::text(500, "not now");
@@ -48,6 +58,18 @@ class WebhookReceiver {
   WebhookReceiver(const WebhookReceiver&) = delete;
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
 
+  // A POST with ?validationToken=<token> is answered 200 with the token as
+  // the body (`echo`) or with something else (a failed handshake), counted
+  // and not recorded.
+  void answer_validation_tokens(bool echo) {
+    std::lock_guard lock(mu_);
+    handshake_ = echo ? Handshake::echo : Handshake::refuse;
+  }
+  int handshakes() {
+    std::lock_guard lock(mu_);
+    return handshakes_;
+  }
+
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
 
   // Waits until `n` deliveries arrived (at most `bound`); returns them all.
@@ -58,7 +80,10 @@ class WebhookReceiver {
   }
 
  private:
+  enum class Handshake { off, echo, refuse };
   int fail_first_;
+  Handshake handshake_ = Handshake::off;
+  int handshakes_ = 0;
   http::Router router_;
   metrics::Registry registry_;
   std::unique_ptr<http::Server> server_;

@@ -20,6 +20,7 @@
 #include "business_central_payloads.hpp"
 #include "common/exact_json.hpp"
 #include "simulator.hpp"
+#include "support/webhook_receiver.hpp"
 #include "trueup/http/outbound.hpp"
 #include "trueup/http/query.hpp"
 #include "trueup/http/server.hpp"
@@ -62,55 +63,20 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
-// An endpoint for notifications: answers the validationToken handshake
-// (echoing the token, or not) and records every notification body.
-class NotificationReceiver {
- public:
-  explicit NotificationReceiver(bool echo = true) : echo_(echo) {
-    router_.add_sync("POST", "/hooks", [this](const http::Request& r) {
-      std::lock_guard lock(mu_);
-      if (auto token = validation_token(r.query)) {
-        ++handshakes_;
-        return echo_ ? http::Response::text(200, *token) : http::Response::text(200, "no");
-      }
-      bodies_.push_back(r.body);
-      cv_.notify_all();
-      return http::Response::text(200, "");
-    });
-    http::ServerSettings s;
-    s.port = 0;
-    s.threads = 1;
-    s.access_log = false;
-    server_ = std::make_unique<http::Server>(s, router_, registry_);
-    EXPECT_TRUE(server_->start().ok());
-  }
-  ~NotificationReceiver() { server_->drain(std::chrono::seconds(5)); }
+// An endpoint for notifications that answers the validationToken handshake
+// (echoing the token, or not) and records every notification.
+std::unique_ptr<trueup::testing::WebhookReceiver> notification_receiver(bool echo = true) {
+  auto receiver = std::make_unique<trueup::testing::WebhookReceiver>();
+  receiver->answer_validation_tokens(echo);
+  return receiver;
+}
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
-  int handshakes() {
-    std::lock_guard lock(mu_);
-    return handshakes_;
-  }
-  std::vector<std::string> wait_for(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kBound, [&] { return bodies_.size() >= n; });
-    return bodies_;
-  }
-  std::vector<std::string> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-
- private:
-  bool echo_;
-  http::Router router_;
-  metrics::Registry registry_;
-  std::unique_ptr<http::Server> server_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int handshakes_ = 0;
-  std::vector<std::string> bodies_;
-};
+// The bodies received so far.
+std::vector<std::string> bodies(trueup::testing::WebhookReceiver& receiver, std::size_t wait_for = 0) {
+  std::vector<std::string> out;
+  for (const auto& r : receiver.wait_for(wait_for)) out.push_back(r.body);
+  return out;
+}
 
 class BusinessCentralSimulatorTest : public ::testing::Test {
  protected:
@@ -466,8 +432,10 @@ TEST_F(BusinessCentralSimulatorTest, PatchNeedsTheCurrentEtag) {
 }
 
 TEST_F(BusinessCentralSimulatorTest, SubscriptionHandshakeNotificationsRenewalAndExpiry) {
-  NotificationReceiver receiver;
-  NotificationReceiver silent(/*echo=*/false);
+  auto receiver_ptr = notification_receiver();
+  auto silent_ptr = notification_receiver(/*echo=*/false);
+  auto& receiver = *receiver_ptr;
+  auto& silent = *silent_ptr;
   BusinessCentralSimulatorSettings settings;
   settings.notification_delay = std::chrono::hours(1);  // flushed by hand
   start(settings);
@@ -505,7 +473,7 @@ TEST_F(BusinessCentralSimulatorTest, SubscriptionHandshakeNotificationsRenewalAn
             200);
   sim_->flush_notifications();
   ASSERT_TRUE(sim_->wait_notifications_idle(kBound));
-  auto got = receiver.bodies();
+  auto got = bodies(receiver);
   ASSERT_EQ(got.size(), 1u);
   auto notes = decode_notifications(got[0]);
   ASSERT_TRUE(notes.ok()) << notes.error().message;
@@ -536,7 +504,7 @@ TEST_F(BusinessCentralSimulatorTest, SubscriptionHandshakeNotificationsRenewalAn
   create_invoice("HOOK-3", {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
   sim_->flush_notifications();
   ASSERT_TRUE(sim_->wait_notifications_idle(kBound));
-  EXPECT_EQ(receiver.bodies().size(), 1u);
+  EXPECT_EQ(bodies(receiver).size(), 1u);
   auto deleted = call("DELETE", sim_->api_url() + "/subscriptions('" + *made.subscription_id + "')", "",
                       {{"If-Match", *renewal->value.at(0).etag}});
   EXPECT_EQ(deleted.status, 204);
@@ -544,7 +512,8 @@ TEST_F(BusinessCentralSimulatorTest, SubscriptionHandshakeNotificationsRenewalAn
 }
 
 TEST_F(BusinessCentralSimulatorTest, NotificationsGoOutAfterTheDelayWithoutSignature) {
-  NotificationReceiver receiver;
+  auto receiver_ptr = notification_receiver();
+  auto& receiver = *receiver_ptr;
   start();  // 20 ms delay
   Subscription sub;
   sub.notification_url = receiver.url();
@@ -555,7 +524,7 @@ TEST_F(BusinessCentralSimulatorTest, NotificationsGoOutAfterTheDelayWithoutSigna
   auto patched = call("PATCH", "/items(" + item.id + ")", R"({"unitPrice": 13.75})", {{"If-Match", *item.etag}});
   ASSERT_EQ(patched.status, 200) << patched.body;
   EXPECT_EQ(*decode_items(patched.body)->value.at(0).unit_price, "13.75");
-  auto got = receiver.wait_for(1);
+  auto got = bodies(receiver, 1);
   ASSERT_EQ(got.size(), 1u);
   auto notes = decode_notifications(got[0]);
   ASSERT_TRUE(notes.ok());
@@ -566,7 +535,8 @@ TEST_F(BusinessCentralSimulatorTest, NotificationsGoOutAfterTheDelayWithoutSigna
 }
 
 TEST_F(BusinessCentralSimulatorTest, ManyChangesBecomeOneCollectionNotification) {
-  NotificationReceiver receiver;
+  auto receiver_ptr = notification_receiver();
+  auto& receiver = *receiver_ptr;
   BusinessCentralSimulatorSettings settings;
   settings.collection_threshold = 2;
   settings.notification_delay = std::chrono::hours(1);  // flushed by hand
@@ -578,7 +548,7 @@ TEST_F(BusinessCentralSimulatorTest, ManyChangesBecomeOneCollectionNotification)
   for (int i = 0; i < 3; ++i)
     create_invoice("MANY-" + std::to_string(i), {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
   EXPECT_EQ(call("POST", "/_sim/notifications/flush").status, 200);
-  auto got = receiver.wait_for(1);
+  auto got = bodies(receiver, 1);
   ASSERT_EQ(got.size(), 1u);
   auto notes = decode_notifications(got[0]);
   ASSERT_TRUE(notes.ok()) << notes.error().message;
@@ -682,7 +652,8 @@ TEST_F(BusinessCentralSimulatorTest, TimedOutCreateHappenedAndIsFoundByItsExtern
 }
 
 TEST_F(BusinessCentralSimulatorTest, DuplicatedNotificationsAtRunTime) {
-  NotificationReceiver receiver;
+  auto receiver_ptr = notification_receiver();
+  auto& receiver = *receiver_ptr;
   start();
   Subscription sub;
   sub.notification_url = receiver.url();
@@ -690,7 +661,7 @@ TEST_F(BusinessCentralSimulatorTest, DuplicatedNotificationsAtRunTime) {
   ASSERT_EQ(call("POST", sim_->api_url() + "/subscriptions", build_subscription(sub).dump()).status, 201);
   ASSERT_EQ(call("PUT", "/_sim/faults", R"({"webhooks": {"duplicate_share": 1}})").status, 200);
   create_invoice("DUP-1", {{"70000", "1", std::nullopt, std::nullopt, std::nullopt}});
-  auto got = receiver.wait_for(2);
+  auto got = bodies(receiver, 2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], got[1]);  // the same notification twice
   ASSERT_TRUE(sim_->wait_notifications_idle(kBound));
