@@ -637,7 +637,8 @@ class BusinessCentralConnector final : public connector::Connector {
 const connector::Registrar registrar{connector::ConnectorType{
     "business-central",
     "Microsoft Dynamics 365 Business Central companies (API v2.0): item ledger polling as the ERP's on-hand, "
-    "webhook subscriptions, and post_sale (sales invoices by externalDocumentNumber).",
+    "webhook subscriptions, post_sale and post_return (sales invoices and credit memos by "
+    "externalDocumentNumber).",
     {
         config::with_default("api_base_url", Type::string, std::string(kDefaultApiBaseUrl),
                              "API base URL (without /v2.0/...); a simulator's URL in tests."),

@@ -118,9 +118,10 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
   for (const auto& c : connectors["items"])
     if (c["id"] == id) {
       found = true;
-      ASSERT_EQ(c["operations"].size(), 1u) << c.dump();
+      ASSERT_EQ(c["operations"].size(), 2u) << c.dump();
       EXPECT_EQ(c["operations"][0]["name"], "post_sale");
-      EXPECT_EQ(c["operations"][0]["idempotency"], "natural_key");
+      EXPECT_EQ(c["operations"][1]["name"], "post_return");
+      for (const auto& op : c["operations"]) EXPECT_EQ(op["idempotency"], "natural_key");
     }
   EXPECT_TRUE(found) << listed->body;
 
@@ -198,6 +199,23 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
   EXPECT_EQ(mine, 1);
   // Its ledger entry (-3 at MAIN) is polled into the position.
   EXPECT_TRUE(eventually(pg, on_hand(lamp, main), "2700000", std::chrono::seconds(120)));
+
+  // One lamp comes back: a credit memo, posted once, however often asked.
+  json refund = sale;
+  refund["external_document_number"] = edn + "-R";
+  refund["lines"] = json::array({{{"sku", lamp}, {"quantity", "1"}}});
+  for (const char* key : {"-ra", "-rb"}) {
+    auto r = client.request("POST", "/v1/connectors/" + id + "/operations/post_return", refund.dump(),
+                            {{"Idempotency-Key", id + key}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    EXPECT_TRUE(eventually(
+        pg,
+        "SELECT state FROM trueup_workflow WHERE id = '" + json::parse(r->body)["workflow_id"].get<std::string>() + "'",
+        "completed", std::chrono::seconds(120)));
+  }
+  EXPECT_EQ(inspect()["keys"]["posted_external_document_number"].value(edn + "-R", 0), 1) << inspect().dump();
+  EXPECT_TRUE(eventually(pg, on_hand(lamp, main), "2800000", std::chrono::seconds(120)));
 
   stop_daemon(d);
   sim->signal(SIGTERM);
