@@ -4,7 +4,8 @@
 // validationToken handshake against the daemon's own /v1/webhooks/{id}, and
 // post_sale started twice for one sale (two Idempotency-Keys) while the
 // simulator fails a share of its requests: exactly one invoice, posted once,
-// and its ledger entry moves the stock.
+// and its ledger entry moves the stock; a return through post_return (one
+// credit memo); BC's notifications recorded, a wrong clientState refused.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -215,6 +216,21 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
         "completed", std::chrono::seconds(120)));
   }
   EXPECT_EQ(inspect()["keys"]["posted_external_document_number"].value(edn + "-R", 0), 1) << inspect().dump();
+
+  // The invoice's changes were notified to the daemon (clientState checked)
+  // and recorded; a notification with another clientState is refused.
+  EXPECT_TRUE(eventually(
+      pg, "SELECT count(*) > 0 FROM trueup_inbox WHERE source = '" + id + "' AND dedupe_key LIKE 'notification:%'", "t",
+      std::chrono::seconds(60)));
+  const json forged{{"value",
+                     {{{"subscriptionId", "0123456789abcdef0123456789abcdef"},
+                       {"clientState", "not-our-client-state"},
+                       {"resource", "api/v2.0/companies(" + company + ")/salesInvoices"},
+                       {"changeType", "collection"},
+                       {"lastModifiedDateTime", "2026-11-27T00:00:00Z"}}}}};
+  auto refused = client.request("POST", "/v1/webhooks/" + id, forged.dump(), {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401) << refused->body;
   EXPECT_TRUE(eventually(pg, on_hand(lamp, main), "2800000", std::chrono::seconds(120)));
 
   stop_daemon(d);
