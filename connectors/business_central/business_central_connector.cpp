@@ -26,18 +26,22 @@
 //   retried with doubling delays.
 //
 // Outbound (natural key: externalDocumentNumber): post_sale books a sale as a
-// sales invoice (or order) and posts it — look up by externalDocumentNumber;
-// absent: create with its lines (deep insert), then post; a draft: PATCH the
-// header fields that differ (If-Match), then post; posted: done.
+// sales invoice (or order), post_return a return as a sales credit memo, and
+// posts it — look up by externalDocumentNumber; absent: create with its lines
+// (deep insert), read again (another instance may have created one: the
+// oldest draft wins, newer drafts are deleted), then post; a draft: PATCH
+// the header fields that differ (If-Match), then post; posted: done. Within
+// a process one call per externalDocumentNumber runs at a time.
+//
+// Thread-safety: every member from any thread; the subscription state is the
+// poller thread's (poll() is called by one thread at a time).
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -62,7 +66,7 @@ using connector::WebhookRequest;
 using nlohmann::json;
 
 constexpr std::string_view kLedgerTopic = "itemLedgerEntry";
-// A POS return as a posted sales credit memo (the input of post_sale).
+// A POS return as a posted sales credit memo (the input is post_sale's).
 constexpr std::string_view kPostReturn = "post_return";
 // The crosswalk entity post_sale writes: externalDocumentNumber -> canonical order id.
 constexpr std::string_view kSalesDocumentEntity = "sales_document";
