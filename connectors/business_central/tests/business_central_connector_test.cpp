@@ -444,6 +444,21 @@ TEST_F(BusinessCentralConnectorTest, PostReturnBooksOneCreditMemoAndItsEntryIsAR
   EXPECT_EQ(mapped->movements[0].order_id, "pos:R-2001");
 }
 
+TEST_F(BusinessCentralConnectorTest, WithOrdersPostSaleShipsAndInvoicesOnceAndFindsTheInvoiceAfter) {
+  auto orders = make("    document_kind: order\n");
+  ASSERT_NE(orders, nullptr) << last_error;
+  auto answer = orders->perform(sale("W-3001", "wf-o1"));
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  // The shipped and invoiced order became a posted invoice with its externalDocumentNumber.
+  EXPECT_EQ((*answer)["document"], "salesInvoices");
+  EXPECT_EQ((*answer)["status"], "Open");
+  auto again = orders->perform(sale("W-3001", "wf-o2"));
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ((*again)["id"], (*answer)["id"]);
+  EXPECT_EQ(inspect()["keys"]["external_document_number"]["W-3001"], 1) << inspect().dump();
+  EXPECT_EQ(inspect()["keys"]["posted_external_document_number"]["W-3001"], 1) << inspect().dump();
+}
+
 TEST_F(BusinessCentralConnectorTest, PostSaleAlignsAnExistingDraftThenPostsIt) {
   // A draft left by an earlier attempt (another customer, no posting date).
   ASSERT_EQ(create_draft("O'Brien-7", "10000"), 201);
