@@ -40,6 +40,7 @@ connector::TargetSettings target_settings(const ApiSettings& api, int attempts) 
   t.base_url = api.base_url;
   t.budget = api.budget;
   t.attempts = attempts;
+  t.timeout = api.timeout;
   t.headers.add("Authorization", "Bearer " + api.access_token);
   t.headers.add("Accept", "application/json");
   return t;

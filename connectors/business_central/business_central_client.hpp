@@ -57,7 +57,8 @@ struct ApiSettings {
   std::string company_id;
   std::string access_token;
   connector::BudgetSettings budget = connector::business_central_budget();
-  std::int64_t ledger_page_size = 1000;  // Prefer: odata.maxpagesize
+  std::int64_t ledger_page_size = 1000;      // Prefer: odata.maxpagesize
+  std::chrono::milliseconds timeout{30000};  // per exchange; a write past it counts as not answered
 };
 
 // "/v2.0/[<tenant>/]<environment>/api/v2.0" (relative to base_url).

@@ -689,6 +689,11 @@ const connector::Registrar registrar{connector::ConnectorType{
         config::bounded(config::with_default("subscription_check_interval", Type::duration, "1h",
                                              "How often the subscriptions are listed and created or renewed."),
                         1000, 86400000),
+        config::bounded(config::with_default("request_timeout", Type::duration, "30s",
+                                             "How long one exchange with BC may take. A create or post whose "
+                                             "answer does not come in time is looked up again by the workflow's "
+                                             "retry (never sent twice blindly)."),
+                        1000, 120000),
         config::bounded(config::with_default("rate_limit_per_second", Type::integer, "19",
                                              "Calls a second to the company (token bucket refill): under BC's 6000 "
                                              "per user in 5 minutes. A 429 or 503 pauses it 1 s, doubled per one in "
@@ -714,6 +719,7 @@ const connector::Registrar registrar{connector::ConnectorType{
       settings.api.company_id = s.string("company_id");
       settings.api.access_token = s.string("access_token");
       settings.api.ledger_page_size = s.integer("ledger_page_size");
+      settings.api.timeout = s.duration("request_timeout");
       settings.api.budget = connector::BudgetSettings::token_bucket(
           static_cast<double>(s.integer("rate_limit_per_second")), static_cast<double>(s.integer("rate_limit_burst")));
       settings.poll_interval = s.duration("poll_interval");

@@ -94,20 +94,20 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
 
   Daemon d;
   d.port = free_port();
-  start_daemon(d,
-               "instance_id: " + id +
-                   "\nhttp:\n  port: ${PORT}\n  access_log: false\n"
-                   "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
-                   "store:\n  postgres:\n    url: ${E2E_PG}\n"
-                   "connectors:\n  business-central:\n    - id: " +
-                   id + "\n      api_base_url: http://127.0.0.1:" + std::to_string(sim_port) +
-                   "\n      company_id: " + company +
-                   "\n      access_token: ${BC_TOKEN}\n      client_state: ${BC_CLIENT_STATE}\n"
-                   "      customer_number: POS\n      local_currency: USD\n      poll_interval: 1s\n"
-                   "      subscriptions: [salesInvoices]\n      subscription_check_interval: 1s\n"
-                   "      notification_url: http://127.0.0.1:" +
-                   std::to_string(d.port) + "/v1/webhooks/" + id + "\n",
-               {{"E2E_PG", pg}, {"BC_TOKEN", kToken}, {"BC_CLIENT_STATE", kClientState}});
+  start_daemon(
+      d,
+      "instance_id: " + id +
+          "\nhttp:\n  port: ${PORT}\n  access_log: false\n"
+          "api:\n  allow_anonymous: true\nworkflow:\n  poll_interval: 200ms\n"
+          "store:\n  postgres:\n    url: ${E2E_PG}\n"
+          "connectors:\n  business-central:\n    - id: " +
+          id + "\n      api_base_url: http://127.0.0.1:" + std::to_string(sim_port) + "\n      company_id: " + company +
+          "\n      access_token: ${BC_TOKEN}\n      client_state: ${BC_CLIENT_STATE}\n"
+          "      customer_number: POS\n      local_currency: USD\n      poll_interval: 1s\n      request_timeout: 2s\n"
+          "      subscriptions: [salesInvoices]\n      subscription_check_interval: 1s\n"
+          "      notification_url: http://127.0.0.1:" +
+          std::to_string(d.port) + "/v1/webhooks/" + id + "\n",
+      {{"E2E_PG", pg}, {"BC_TOKEN", kToken}, {"BC_CLIENT_STATE", kClientState}});
   ASSERT_FALSE(HasFatalFailure());
   HttpClient client("127.0.0.1", d.port);
 
@@ -157,9 +157,13 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_GE(inspect()["keys"]["subscription_handshake"].value("ok", 0), 1) << inspect().dump();
 
-  // One sale, requested twice with two Idempotency-Keys while 20% of BC's
-  // answers are 5xx.
-  ASSERT_EQ(bc.request("PUT", "/_sim/faults", R"({"error_share":0.2,"seed":5})")->status, 200);
+  // One sale, requested twice with two Idempotency-Keys while BC answers 20%
+  // of its requests 5xx and holds 15% done but unanswered past the
+  // connector's request_timeout.
+  ASSERT_EQ(
+      bc.request("PUT", "/_sim/faults", R"({"error_share":0.2,"timeout_share":0.15,"timeout_hold_ms":2500,"seed":5})")
+          ->status,
+      200);
   const std::string edn = "R-" + id.substr(id.size() - 12);
   const json sale{
       {"external_document_number", edn},
@@ -181,10 +185,11 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
     EXPECT_TRUE(eventually(pg, "SELECT state FROM trueup_workflow WHERE id = '" + w + "'", "completed",
                            std::chrono::seconds(240)))
         << psql(pg, "SELECT reason FROM trueup_exception WHERE ref_id = '" + w + "'");
-  ASSERT_EQ(bc.request("PUT", "/_sim/faults", R"({"error_share":0})")->status, 200);
+  ASSERT_EQ(bc.request("PUT", "/_sim/faults", R"({"error_share":0,"timeout_share":0})")->status, 200);
 
   const json seen = inspect();
   EXPECT_GT(seen.value("injected_5xx", 0), 0) << "the faults were on";
+  EXPECT_GT(seen.value("timeouts", 0), 0) << seen.dump();
   EXPECT_EQ(seen["keys"]["posted_external_document_number"].value(edn, 0), 1) << seen.dump();
   EXPECT_EQ(seen["keys"]["external_document_number"].value(edn, 0), 1) << seen.dump();
   auto docs = bc.get("/_sim/documents");

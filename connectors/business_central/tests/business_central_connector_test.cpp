@@ -523,21 +523,35 @@ TEST_F(BusinessCentralConnectorTest, PostSaleNamesEveryMissingMappingAndRefusesB
 }
 
 TEST_F(BusinessCentralConnectorTest, PostSaleUnderFaultsEndsWithOneInvoicePostedOnce) {
-  ASSERT_EQ(sim_call("PUT", "/_sim/faults", R"({"error_share":0.2,"seed":11})").status, 200);
-  int attempts = 0;
-  Result<json> answer = make_error(Errc::unavailable, "not tried");
-  // The workflow's retries: the same call until it succeeds.
-  while (attempts < 40) {
-    ++attempts;
-    answer = connector->perform(sale("R-FAULT", "wf-9:perform"));
-    if (answer || !answer.error().retryable()) break;
+  // 5xx without doing anything, and writes done but answered after the
+  // connector stopped waiting (its request_timeout is 1 s).
+  connector = make("    request_timeout: 1s\n");
+  ASSERT_NE(connector, nullptr) << last_error;
+  ASSERT_EQ(
+      sim_call("PUT", "/_sim/faults", R"({"error_share":0.2,"timeout_share":0.2,"timeout_hold_ms":1500,"seed":11})")
+          .status,
+      200);
+  // Six sales, each called like the workflow retries it: the same call
+  // until it succeeds.
+  constexpr int kSales = 6;
+  for (int i = 0; i < kSales; ++i) {
+    const std::string edn = "R-FAULT-" + std::to_string(i);
+    Result<json> answer = make_error(Errc::unavailable, "not tried");
+    for (int attempts = 0; attempts < 40; ++attempts) {
+      answer = connector->perform(sale(edn, "wf-9" + std::to_string(i) + ":perform"));
+      if (answer || !answer.error().retryable()) break;
+    }
+    ASSERT_TRUE(answer.ok()) << edn << ": " << answer.error().describe();
   }
-  ASSERT_TRUE(answer.ok()) << answer.error().describe();
-  EXPECT_GT(inspect().value("injected_5xx", 0), 0) << "the faults were on";
-  ASSERT_EQ(sim_call("PUT", "/_sim/faults", R"({"error_share":0})").status, 200);
+  const json seen = inspect();
+  EXPECT_GT(seen.value("injected_5xx", 0), 0) << "the faults were on";
+  EXPECT_GT(seen.value("timeouts", 0), 0) << seen.dump();
+  ASSERT_EQ(sim_call("PUT", "/_sim/faults", R"({"error_share":0,"timeout_share":0})").status, 200);
   const json docs = documents();
-  ASSERT_EQ(docs.size(), 1u) << docs.dump();
-  EXPECT_EQ(docs[0]["posts"], 1);
+  ASSERT_EQ(docs.size(), static_cast<std::size_t>(kSales)) << docs.dump();
+  for (const auto& d : docs) EXPECT_EQ(d["posts"], 1) << d.dump();
+  for (int i = 0; i < kSales; ++i)
+    EXPECT_EQ(seen["keys"]["posted_external_document_number"]["R-FAULT-" + std::to_string(i)], 1);
 }
 
 TEST_F(BusinessCentralConnectorTest, SubscriptionsAreCreatedThroughTheHandshakeAndRenewedBeforeExpiry) {
