@@ -132,6 +132,21 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
     if (!twin) return std::move(twin).error();
     if (!twin->rows.empty()) status = "already_confirmed";
   }
+  // Without an ERP, counts carry the sales they saw (migrations/*/0009).
+  std::optional<model::Timestamp> counted_at;
+  if (settings.authoritative_system.empty()) {
+    auto r = tx.exec("SELECT counted_at FROM stock_position WHERE sku = $1 AND location = $2", {m.sku, m.location});
+    if (!r) return std::move(r).error();
+    if (!r->rows.empty() && r->rows[0][0]) {
+      auto t = model::Timestamp::parse(*r->rows[0][0]);
+      if (t) counted_at = *t;
+    }
+    if (counted_at) {
+      const auto order = m.occurred_at.compare_instant(*counted_at);
+      if (count && order < 0) status = "stale_count";
+      if (!count && order <= 0) status = "counted";
+    }
+  }
   auto inserted = tx.exec(
       "INSERT INTO inventory_ledger (movement_id, kind, sku, location, to_location, quantity_e5, occurred_at, "
       "workflow_id, status, source_system, match_key)"
@@ -141,7 +156,25 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
        workflow_id, status, m.source_system, key.empty() ? store::Param(std::monostate{}) : store::Param(key)});
   if (!inserted) return std::move(inserted).error();
   if (inserted->affected == 0) return Ok{};  // already in the ledger: never counted twice
-  if (status == "observed" || status == "already_confirmed") return Ok{};
+  if (status == "observed" || status == "already_confirmed" || status == "counted" || status == "stale_count")
+    return Ok{};
+
+  // A count without an ERP: the deltas applied here that happened after it
+  // are not in it.
+  std::int64_t later = 0;
+  if (count && settings.authoritative_system.empty()) {
+    auto r = tx.exec(
+        "SELECT quantity_e5, occurred_at, kind, location FROM inventory_ledger WHERE sku = $1 AND (location = $2 OR "
+        "to_location = $2) AND status = 'applied' AND kind <> 'count' AND movement_id <> $3",
+        {m.sku, m.location, m.movement_id});
+    if (!r) return std::move(r).error();
+    for (const auto& row : r->rows) {
+      auto when = model::Timestamp::parse(*row[1]);
+      if (!when || when->compare_instant(m.occurred_at) <= 0) continue;
+      const std::int64_t qty = std::stoll(*row[0]);
+      later += *row[2] == "transfer" && *row[3] == m.location ? -qty : qty;
+    }
+  }
 
   const bool provisional = status == "provisional";
   // What an ERP movement replaces: the provisional rows of its match key, or
@@ -165,9 +198,14 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   std::vector<std::pair<std::string, Position>> changed;
   const std::int64_t from_delta = m.kind == model::MovementKind::transfer ? -q : q;
   auto first = provisional ? apply(tx, m.sku, m.location, 0, false, from_delta, m.movement_id)
-                           : apply(tx, m.sku, m.location, from_delta, count, -replaced, m.movement_id);
+                           : apply(tx, m.sku, m.location, from_delta + later, count, -replaced, m.movement_id);
   if (!first) return std::move(first).error();
   changed.emplace_back(m.location, *first);
+  if (count && settings.authoritative_system.empty()) {
+    auto mark = tx.exec("UPDATE stock_position SET counted_at = $3 WHERE sku = $1 AND location = $2",
+                        {m.sku, m.location, m.occurred_at.to_utc_string()});
+    if (!mark) return std::move(mark).error();
+  }
   if (m.kind == model::MovementKind::transfer && m.to_location) {
     auto second = provisional ? apply(tx, m.sku, *m.to_location, 0, false, q, m.movement_id)
                               : apply(tx, m.sku, *m.to_location, q, false, 0, m.movement_id);

@@ -150,6 +150,26 @@ TEST_P(LedgerTest, ProvisionalReturnsAndSalesAtOtherLocationsKeepTheirOwnPositio
   EXPECT_EQ(position("STORE-2"), "0/1/1");
 }
 
+TEST_P(LedgerTest, WithoutAnErpACountIncludesTheSalesBeforeItInWhicheverOrderTheyArrive) {
+  use({});
+  move("c1", "count", "square", "10", "2026-11-26T09:00:00Z");
+  // The POS count after the sale arrives first (it already has the sale).
+  move("c2", "count", "square", "9", "2026-11-26T10:00:01Z");
+  move("s1", "sale", "square", "-1", "2026-11-26T10:00:00Z", "pos:o1");
+  EXPECT_EQ(position(), "9/0/9") << "the sale is in the count";
+  EXPECT_EQ(status("s1"), "counted");
+  // A sale after the newest count applies; an older count changes nothing.
+  move("s2", "sale", "square", "-2", "2026-11-26T11:00:00Z", "pos:o2");
+  EXPECT_EQ(position(), "7/0/7");
+  move("c0", "count", "square", "50", "2026-11-26T08:00:00Z");
+  EXPECT_EQ(status("c0"), "stale_count");
+  EXPECT_EQ(position(), "7/0/7");
+  // A count that happened before a sale already applied keeps that sale.
+  move("s3", "sale", "square", "-1", "2026-11-26T13:00:00Z", "pos:o3");
+  move("c3", "count", "square", "7", "2026-11-26T12:00:00Z");
+  EXPECT_EQ(position(), "6/0/6");
+}
+
 INSTANTIATE_TEST_SUITE_P(Db, LedgerTest, ::testing::Values(Db::sqlite, Db::postgres), workflow::test::db_name);
 
 }  // namespace

@@ -15,6 +15,12 @@
 //   `confirmed` and retires the provisional movements of its position that
 //   happened at or before it ("superseded"). Counts from other systems are
 //   recorded as "observed" and change nothing.
+//
+//   Without one, a count (a POS's inventory.count.updated) already holds the
+//   sales it saw: a movement that happened at or before the position's
+//   newest count is recorded as "counted" and changes nothing; a count older
+//   than the newest is "stale_count"; a count keeps the movements already
+//   applied that happened after it (on_hand = counted + those).
 // - "channel_order": records the accepted order (channel_order; a later
 //   version of an order replaces the earlier one) and, in the same
 //   transaction, calls `on_recorded` (the daemon starts the order's ERP
