@@ -232,7 +232,10 @@ TEST(ServeE2E, ShippedConfigurationsValidate) {
                                                {"TRUEUP_OPERATOR_KEY_SHA256", std::string(64, 'a')},
                                                {"SHOPIFY_APP_SECRET", "shpss_example"},
                                                {"SHOPIFY_ACCESS_TOKEN", "shpat_example"},
-                                               {"SQUARE_WEBHOOK_SIGNATURE_KEY", "sq_example"}};
+                                               {"SQUARE_WEBHOOK_SIGNATURE_KEY", "sq_example"},
+                                               {"SQUARE_ACCESS_TOKEN", "EAAA_example"},
+                                               {"BC_ACCESS_TOKEN", "bc_example"},
+                                               {"BC_CLIENT_STATE", "bc_client_state_example"}};
   std::vector<std::string> files{"dev.yaml", "production.yaml"};
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() + "/config/examples"))
     if (entry.path().extension() == ".yaml") files.push_back("examples/" + entry.path().filename().string());
