@@ -47,7 +47,10 @@ TEST(StoreEmbeddedMigrations, BothEnginesHaveTheSameNumberedFiles) {
     if (i > 0) {
       EXPECT_LT(pg[i - 1].version, pg[i].version);
     }
-    EXPECT_NE(pg[i].sql.find("CREATE TABLE"), std::string::npos);
+    // Every file changes the schema (some only add columns).
+    EXPECT_TRUE(pg[i].sql.find("CREATE TABLE") != std::string::npos ||
+                pg[i].sql.find("ALTER TABLE") != std::string::npos)
+        << pg[i].name;
   }
   EXPECT_EQ(pg.front().name, "0001_init.sql");
   EXPECT_TRUE(embedded_migrations("oracle").empty());
