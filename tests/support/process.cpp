@@ -142,4 +142,14 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
 std::string Process::stdout_text() const { return read_file(out_path_); }
 std::string Process::stderr_text() const { return read_file(err_path_); }
 
+std::string Process::first_stdout_line(std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    const std::string out = stdout_text();
+    if (auto nl = out.find('\n'); nl != std::string::npos) return out.substr(0, nl);
+    if (!running() || std::chrono::steady_clock::now() >= deadline) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the process writes when its port is bound
+  }
+}
+
 }  // namespace trueup::testing

@@ -36,6 +36,9 @@ class Process {
   bool running();
   std::string stdout_text() const;
   std::string stderr_text() const;
+  // The first line the process writes on stdout, waiting (bounded) for it;
+  // "" when it exits or the bound passes first.
+  std::string first_stdout_line(std::chrono::milliseconds bound);
 
  private:
   pid_t pid_ = -1;

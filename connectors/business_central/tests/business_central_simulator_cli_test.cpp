@@ -24,13 +24,8 @@ TEST(BusinessCentralSimulatorCli, ServesTheExampleSeedAndStopsOnSigterm) {
   const std::string logs = trueup::testing::make_temp_dir("bc-sim-cli");
   Process sim({trueup::testing::trueup_binary(), "sim", "business-central", "--port", "0", "--seed", seed},
               {{"BC_ACCESS_TOKEN", "bc_cli_test"}}, logs);
-  std::string url;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (url.empty() && sim.running() && std::chrono::steady_clock::now() < deadline) {
-    const std::string out = sim.stdout_text();
-    if (auto nl = out.find('\n'); nl != std::string::npos) url = out.substr(0, nl);
-    if (url.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // The URL is the first line on stdout, once the port is bound.
+  const std::string url = sim.first_stdout_line(std::chrono::seconds(30));
   ASSERT_TRUE(url.starts_with("http://127.0.0.1:")) << url << "\n" << sim.stderr_text();
 
   const std::string company = url + "/v2.0/production/api/v2.0/companies(b18aed47-c385-49d2-b954-dbdf8ad71780)";

@@ -22,13 +22,7 @@ TEST(ShopifySimulatorCli, ServesTheExampleSeedAndStopsOnSigterm) {
   Process sim({trueup::testing::trueup_binary(), "sim", "shopify", "--port", "0", "--seed", seed},
               {{"SHOPIFY_ACCESS_TOKEN", "shpat_cli_test"}}, logs);
   // The URL is the first line on stdout, once the port is bound.
-  std::string url;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (url.empty() && sim.running() && std::chrono::steady_clock::now() < deadline) {
-    const std::string out = sim.stdout_text();
-    if (auto nl = out.find('\n'); nl != std::string::npos) url = out.substr(0, nl);
-    if (url.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const std::string url = sim.first_stdout_line(std::chrono::seconds(30));
   ASSERT_TRUE(url.starts_with("http://127.0.0.1:")) << url << "\n" << sim.stderr_text();
 
   http::OutboundClient client(http::OutboundSettings{});
