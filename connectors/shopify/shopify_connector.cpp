@@ -127,6 +127,43 @@ class ShopifyConnector final : public connector::Connector {
              connector::Idempotency::set_to_value, "the call sets an absolute value; repeating it changes nothing"}};
   }
 
+  // GET inventory_levels.json for the location and up to 50 items a call.
+  Result<std::map<std::string, std::int64_t>> read_available(const std::string& location,
+                                                             const std::vector<std::string>& skus) override {
+    if (operations().empty()) return Connector::read_available(location, skus);
+    auto location_id = external(kLocationEntity, location);
+    if (!location_id) return std::move(location_id).error();
+    std::map<std::string, std::string> sku_of;  // inventory item id -> SKU
+    std::vector<std::string> items;
+    for (const auto& sku : skus) {
+      auto item = ids_.external_id(kSystem, kInventoryItemEntity, sku);
+      if (!item) return std::move(item).error();
+      if (!*item) continue;  // not in this shop
+      sku_of[**item] = sku;
+      items.push_back(**item);
+    }
+    std::map<std::string, std::int64_t> out;
+    for (std::size_t at = 0; at < items.size(); at += 50) {
+      std::string ids;
+      for (std::size_t i = at; i < items.size() && i < at + 50; ++i) ids += (ids.empty() ? "" : ",") + items[i];
+      connector::TargetCall c;
+      c.operation = "inventory_levels.list";
+      c.path = "/admin/api/2026-07/inventory_levels.json?limit=250&location_ids=" + *location_id +
+               "&inventory_item_ids=" + connector::query_escape(ids);
+      auto reply = target_.send(c);
+      if (!reply) return std::move(reply).error();
+      if (reply->status != 200) return connector::http_error("shopify inventory_levels.list", *reply);
+      auto levels = decode_inventory_levels(reply->body);
+      if (!levels) return make_error(Errc::unavailable, "shopify inventory_levels.list: " + levels.error().message);
+      for (const auto& level : *levels) {
+        auto it = sku_of.find(level.inventory_item_id);
+        if (it != sku_of.end() && level.location_id == *location_id && level.available)
+          out[it->second] = *level.available;
+      }
+    }
+    return out;
+  }
+
   Result<nlohmann::json> perform(const connector::OutboundCall& call) override {
     if (call.operation == connector::kSetAvailable && !operations().empty()) return set_available(call);
     return Connector::perform(call);

@@ -126,7 +126,7 @@ Status Application::start_availability() {
     availability_lock_ = std::move(singleton).value();
     leader = [lock = availability_lock_.get()] { return lock->held(); };
   }
-  availability_ = std::make_unique<AvailabilityService>(*store_, *hub_, registry_, std::move(s), leader);
+  availability_ = std::make_unique<AvailabilityService>(*store_, *hub_, *exceptions_, registry_, std::move(s), leader);
   if (auto st = availability_->start(); !st) return st;
   log::info("availability service ready", {{"channels", std::to_string(settings_.availability->channels.size())}});
   return Ok{};

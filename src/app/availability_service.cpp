@@ -13,6 +13,7 @@
 #include "trueup/log/log.hpp"
 #include "trueup/metrics/registry.hpp"
 #include "trueup/store/store.hpp"
+#include "trueup/workflow/exceptions.hpp"
 
 namespace trueup::app {
 namespace {
@@ -23,9 +24,15 @@ constexpr std::int64_t kScale = 100000;  // stock_position quantities are e5
 }  // namespace
 
 struct AvailabilityService::Impl {
-  Impl(store::Store& s, connector::Hub& h, metrics::Registry& r, AvailabilityServiceSettings st,
-       std::function<bool()> l)
-      : store(s), hub(h), registry(r), settings(std::move(st)), leader(std::move(l)), engine(settings.rules) {}
+  Impl(store::Store& s, connector::Hub& h, workflow::ExceptionQueue& e, metrics::Registry& r,
+       AvailabilityServiceSettings st, std::function<bool()> l)
+      : store(s),
+        hub(h),
+        exceptions(e),
+        registry(r),
+        settings(std::move(st)),
+        leader(std::move(l)),
+        engine(settings.rules) {}
 
   struct Channel {
     inventory::ChannelId id = 0;
@@ -36,11 +43,15 @@ struct AvailabilityService::Impl {
     metrics::Counter* retried = nullptr;
     metrics::Histogram* delay = nullptr;
     metrics::Gauge* pending = nullptr;
+    metrics::Counter* drift = nullptr;
+    bool drift_supported = true;
+    std::map<std::string, int> drift_streak;  // SKU -> checks in a row with drift
     std::thread thread;
   };
 
   store::Store& store;
   connector::Hub& hub;
+  workflow::ExceptionQueue& exceptions;
   metrics::Registry& registry;
   AvailabilityServiceSettings settings;
   std::function<bool()> leader;
@@ -192,18 +203,92 @@ struct AvailabilityService::Impl {
     c.delay->observe(std::chrono::duration<double>(Clock::now() - due.first_seen).count());
   }
 
+  // Reads the channel back and makes every difference the engine's next
+  // change (mark_published with what the channel shows); on the push thread,
+  // so no push of the channel is in flight meanwhile.
+  void check_drift(Channel& c) {
+    std::vector<std::string> skus;
+    std::vector<inventory::SkuId> ids;
+    const std::size_t known = engine.counts().skus;
+    for (inventory::SkuId sku = 0; sku < known; ++sku)
+      if (engine.published(c.id, sku) != inventory::kNeverPublished) {
+        skus.push_back(engine.sku_code(sku));
+        ids.push_back(sku);
+      }
+    std::size_t found = 0;
+    for (std::size_t at = 0; at < skus.size(); at += 500) {
+      const std::vector<std::string> batch(skus.begin() + static_cast<std::ptrdiff_t>(at),
+                                           skus.begin() + static_cast<std::ptrdiff_t>(std::min(at + 500, skus.size())));
+      auto shown = c.target->read_available(c.push.location, batch);
+      if (!shown) {
+        if (shown.error().code == Errc::unsupported) c.drift_supported = false;
+        log::warn("availability drift check failed",
+                  {{"channel", c.push.channel}, {"error", shown.error().describe()}});
+        return;
+      }
+      for (std::size_t i = at; i < at + batch.size(); ++i) {
+        auto it = shown->find(skus[i]);
+        if (it == shown->end()) continue;
+        const auto published = engine.published(c.id, ids[i]);
+        if (it->second == published) {
+          c.drift_streak.erase(skus[i]);
+          continue;
+        }
+        ++found;
+        c.drift->inc();
+        engine.mark_published(c.id, ids[i], it->second);
+        log::warn("availability drift: the channel shows another quantity; repairing",
+                  {{"channel", c.push.channel},
+                   {"sku", skus[i]},
+                   {"shows", std::to_string(it->second)},
+                   {"pushed", std::to_string(published)}});
+        if (++c.drift_streak[skus[i]] == settings.rules.drift.exception_after) open_drift_exception(c, skus[i]);
+      }
+    }
+    if (found > 0) cv.notify_all();
+  }
+
+  void open_drift_exception(const Channel& c, const std::string& sku) {
+    auto st = store.transact([&](store::Transaction& tx) -> Status {
+      auto opened = exceptions.open(
+          tx, workflow::ExceptionSpec{
+                  "availability_drift",
+                  "warning",
+                  {"sku", sku},
+                  "channel " + c.push.channel + " showed another quantity for " + sku + " than Trueup pushed at " +
+                      std::to_string(settings.rules.drift.exception_after) +
+                      " checks in a row; something else sets it (another app, a person in the channel's admin)",
+                  {{"channel", c.push.channel}, {"connector", c.push.connector}, {"location", c.push.location}}});
+      if (!opened) return std::move(opened).error();
+      return Ok{};
+    });
+    if (!st) log::warn("availability_drift exception not opened", {{"sku", sku}, {"error", st.error().describe()}});
+  }
+
   void push_loop(Channel& c) {
+    const auto interval = settings.rules.drift.check_interval;
+    auto next_drift = Clock::now() + interval;
     for (;;) {
       {
         std::unique_lock lock(mu);
         const auto next = schedule->next_due(c.id);
-        const auto until = next ? *next : Clock::now() + std::chrono::seconds(1);
+        auto until = next ? *next : Clock::now() + std::chrono::seconds(1);
+        if (interval.count() > 0 && c.drift_supported) until = std::min(until, next_drift);
         cv.wait_until(lock, until, [&] {
           if (stopping) return true;
           const auto n = schedule->next_due(c.id);
           return n && *n <= Clock::now();
         });
         if (stopping) return;
+      }
+      if (interval.count() > 0 && c.drift_supported && Clock::now() >= next_drift) {
+        next_drift = Clock::now() + interval;
+        bool ready = false;
+        {
+          std::lock_guard lock(mu);
+          ready = loaded;
+        }
+        if (ready && leader()) check_drift(c);
       }
       auto due = schedule->take_due(c.id, Clock::now(), settings.pushes_per_take);
       for (const auto& d : due) {
@@ -218,9 +303,10 @@ struct AvailabilityService::Impl {
   }
 };
 
-AvailabilityService::AvailabilityService(store::Store& store, connector::Hub& hub, metrics::Registry& registry,
-                                         AvailabilityServiceSettings settings, std::function<bool()> leader)
-    : impl_(std::make_unique<Impl>(store, hub, registry, std::move(settings), std::move(leader))) {}
+AvailabilityService::AvailabilityService(store::Store& store, connector::Hub& hub, workflow::ExceptionQueue& exceptions,
+                                         metrics::Registry& registry, AvailabilityServiceSettings settings,
+                                         std::function<bool()> leader)
+    : impl_(std::make_unique<Impl>(store, hub, exceptions, registry, std::move(settings), std::move(leader))) {}
 
 AvailabilityService::~AvailabilityService() { stop(); }
 
@@ -252,6 +338,9 @@ Status AvailabilityService::start() {
         &impl.registry.histogram("trueup_availability_push_delay_seconds",
                                  "From the change reaching the availability service to the channel accepting it.",
                                  {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900}, ch);
+    c->drift =
+        &impl.registry.counter("trueup_inventory_drift_total",
+                               "Channel quantities found different from what Trueup pushed (then repaired).", ch);
     c->pending = &impl.registry.gauge("trueup_availability_pending", "Channel quantities waiting to be pushed.", ch);
     impl.channels.push_back(std::move(c));
   }

@@ -22,6 +22,13 @@
 // retryable failure → queued again; permanent failure (an unmapped SKU) →
 // logged and counted, tried again at the SKU's next change.
 //
+// Drift repair: every availability.drift.check_interval each push thread
+// reads its channel back (Connector::read_available) for the SKUs it has
+// published; a difference counts in trueup_inventory_drift_total{channel},
+// becomes the engine's published value, so the next drain pushes the
+// correction; the same SKU drifting drift.exception_after checks in a row
+// opens an availability_drift exception.
+//
 // Velocity: a drop of a position's on-hand counts as that many units sold
 // (POS and channel sales alike) for the hot tier.
 //
@@ -49,6 +56,9 @@ class Registry;
 namespace trueup::connector {
 class Hub;
 }
+namespace trueup::workflow {
+class ExceptionQueue;
+}
 
 namespace trueup::app {
 
@@ -72,8 +82,8 @@ class AvailabilityService {
  public:
   // `leader` says whether this instance computes and pushes (one at a time
   // across instances). store, hub and registry must outlive the service.
-  AvailabilityService(store::Store& store, connector::Hub& hub, metrics::Registry& registry,
-                      AvailabilityServiceSettings settings, std::function<bool()> leader);
+  AvailabilityService(store::Store& store, connector::Hub& hub, workflow::ExceptionQueue& exceptions,
+                      metrics::Registry& registry, AvailabilityServiceSettings settings, std::function<bool()> leader);
   ~AvailabilityService();
 
   // Checks that every push names a configured connector with a

@@ -78,6 +78,16 @@ config::Key availability_section() {
                                "Movement ids confirmed by the ERP ledger kept in memory, so that a POS event "
                                "arriving after its ERP entry is not counted again."),
                   0, 100000000),
+          section("drift", "Reading channel quantities back and repairing what differs.",
+                  {
+                      bounded(with_default("check_interval", Type::duration, "10m",
+                                           "How often each pushed channel's quantities are read back; 0s = never."),
+                              0, 86400000),
+                      bounded(with_default("exception_after", Type::integer, "3",
+                                           "Drift found on the same SKU and channel this many checks in a row "
+                                           "opens an availability_drift exception."),
+                              1, 1000),
+                  }),
       });
 }
 
@@ -213,6 +223,8 @@ Result<AvailabilityRules> availability_rules(const config::Section& s, std::stri
   rules.tiers.velocity_threshold = t.integer("velocity_threshold");
   rules.tiers.velocity_window = t.duration("velocity_window");
   rules.confirmed_ids_kept = static_cast<std::size_t>(s.integer("confirmed_ids_kept"));
+  rules.drift.check_interval = s.section("drift").duration("check_interval");
+  rules.drift.exception_after = static_cast<int>(s.section("drift").integer("exception_after"));
 
   auto checked = validate(rules, s.path());
   if (!checked) {

@@ -87,7 +87,7 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
       run + "\n      locations: [WH]\n      share_percent: 50\n      push_connector: " + run +
       "\n      push_location: WH\n"
       "  tiers:\n    hot_skus: [" +
-      hot_sku + "]\n    cold_interval: 2s\n";
+      hot_sku + "]\n    cold_interval: 2s\n  drift:\n    check_interval: 1s\n";
   const std::map<std::string, std::string> env{
       {"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", "shpss_e2e"}, {"SHOP_TOKEN", kToken}};
   Daemon d;
@@ -139,6 +139,22 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
   const auto inspect = shop.get("/_sim/inspect")->body;
   auto after = json::parse(inspect)["writes"].value("inventory_levels/set", 0LL);
   EXPECT_EQ(after, before + 1) << "only the new value was pushed: " << inspect;
+
+  // Drift: someone sets the level in the shop's admin; the next check reads
+  // it back and pushes the computed value again.
+  auto changed = shop.request("PUT", "/_sim/inventory_levels",
+                              R"({"location_id":655441491,"inventory_item_id":808950810,"available":99})");
+  ASSERT_TRUE(changed);
+  ASSERT_EQ(changed->status, 200) << changed->body;
+  const auto drift_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  long long shown = 99;
+  while (std::chrono::steady_clock::now() < drift_deadline && (shown = shop_level(shop, "808950810", "655441491")) != 8)
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the check runs every second
+  EXPECT_EQ(shown, 8) << "the drift was repaired";
+  auto drift_metrics = client2.get("/metrics");
+  ASSERT_TRUE(drift_metrics);
+  EXPECT_NE(drift_metrics->body.find("trueup_inventory_drift_total{channel=\"" + channel + "\"} 1"), std::string::npos)
+      << "one drift counted";
   stop_daemon(again);
   sim->signal(SIGTERM);
   EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());

@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -160,6 +161,15 @@ class Connector {
   virtual std::chrono::milliseconds poll_interval() const { return std::chrono::milliseconds(0); }
   virtual Result<PollResult> poll(const std::string& /*cursor*/) {
     return make_error(Errc::unsupported, type_ + " connectors do not poll");
+  }
+
+  // Drift repair: what the channel shows now for `skus` (canonical) at
+  // `location` (canonical), mapped like set_available. SKUs the target does
+  // not show (unmapped, untracked) are left out. Blocking; errors as for
+  // perform. Default: unsupported (no read-back).
+  virtual Result<std::map<std::string, std::int64_t>> read_available(const std::string& /*location*/,
+                                                                     const std::vector<std::string>& /*skus*/) {
+    return make_error(Errc::unsupported, type_ + " connectors cannot read quantities back");
   }
 
   // The outbound operations this instance can perform (empty: none).

@@ -79,6 +79,13 @@ struct AvailabilityRules {
   // Movement ids the ERP ledger confirmed, remembered so that a POS event
   // arriving after its ERP entry is not counted (oldest forgotten first).
   std::size_t confirmed_ids_kept = 200000;
+  // Drift repair (the daemon's availability service): read each pushed
+  // channel back every check_interval (0 = never); the same SKU drifting
+  // exception_after checks in a row opens an availability_drift exception.
+  struct Drift {
+    std::chrono::milliseconds check_interval{600000};
+    int exception_after = 3;
+  } drift;
 };
 
 // The `availability:` section (add it to the daemon schema as is).
