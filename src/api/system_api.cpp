@@ -405,9 +405,12 @@ void add_system_api(http::Router& router, const SystemApi& api) {
   static const IntakeKind<model::InventoryMovement> movements{
       "api.movements", inventory::kMovementWorkflow, [](const auto& m) { return m.movement_id; },
       [](const auto& m) { return m.sku; }, &model::inventory_movement_accepted};
-  static const IntakeKind<model::Order> orders{"api.orders", inventory::kOrderWorkflow,
-                                               [](const auto& o) { return o.id; }, [](const auto& o) { return o.id; },
-                                               &model::order_accepted};
+  // An order's versions are told apart by updated_at: a new version is
+  // applied (it replaces the recorded one), a repeat of one is a duplicate.
+  static const IntakeKind<model::Order> orders{
+      "api.orders", inventory::kOrderWorkflow,
+      [](const auto& o) { return o.updated_at ? o.id + "@" + o.updated_at->to_utc_string() : o.id; },
+      [](const auto& o) { return o.id; }, &model::order_accepted};
   // Shared by the routes (so it lives as long as the router).
   auto committer = std::make_shared<detail::GroupCommitter>(
       api.store, api.inbox, api.engine, api.outbox, api.registry, api.after_commit,

@@ -59,6 +59,7 @@ struct AvailabilityService::Impl {
   std::unique_ptr<inventory::PushSchedule> schedule;
   std::vector<std::unique_ptr<Channel>> channels;
   std::set<inventory::ChannelId> pushed_channels;
+  std::map<std::string, std::vector<std::string>> held_keys;  // order id -> reservation keys held in the engine
 
   std::mutex mu;
   std::condition_variable cv;  // stop, new pushes
@@ -84,6 +85,8 @@ struct AvailabilityService::Impl {
       auto p = tx.exec("SELECT sku, location, on_hand_e5 FROM stock_position");
       if (!p) return std::move(p).error();
       for (const auto& row : p->rows) positions.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
+      auto held = tx.exec("DELETE FROM reservation_dirty");
+      if (!held) return std::move(held).error();
       auto q = tx.exec("SELECT channel, sku, available FROM availability_published");
       if (!q) return std::move(q).error();
       for (const auto& row : q->rows) published.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
@@ -91,6 +94,10 @@ struct AvailabilityService::Impl {
     });
     if (!st) return st;
     for (const auto& [sku, location, on_hand] : positions) set(sku, location, on_hand, false);
+    for (const auto& [key, order] : held_keys)
+      for (const auto& k : order) engine.release(k);
+    held_keys.clear();
+    if (auto st = read_reservations(""); !st) return st;
     for (const auto& [channel, sku, value] : published)
       if (auto id = engine.channel_id(channel)) engine.mark_published(*id, engine.sku_id(sku), value);
     const auto differ = engine.recompute();
@@ -115,6 +122,51 @@ struct AvailabilityService::Impl {
       log::warn("availability: position not taken", {{"sku", sku}, {"error", st.error().describe()}});
   }
 
+  // The reservations of one order ("" = all) into the engine, replacing
+  // what the engine held for it. An order without a location holds stock at
+  // its channel's push location (else the channel's first location).
+  Status read_reservations(const std::string& order_id) {
+    std::vector<std::vector<std::string>> rows;
+    auto st = store.transact([&](store::Transaction& tx) -> Status {
+      rows.clear();
+      auto r = order_id.empty()
+                   ? tx.exec("SELECT order_id, line_id, channel, sku, location, quantity_e5 FROM stock_reservation")
+                   : tx.exec(
+                         "SELECT order_id, line_id, channel, sku, location, quantity_e5 FROM stock_reservation WHERE "
+                         "order_id = $1",
+                         {order_id});
+      if (!r) return std::move(r).error();
+      for (const auto& row : r->rows)
+        rows.push_back({*row[0], *row[1], *row[2], *row[3], row[4] ? *row[4] : std::string(), *row[5]});
+      return Ok{};
+    });
+    if (!st) return st;
+    if (!order_id.empty()) {
+      for (const auto& k : held_keys[order_id]) engine.release(k);
+      held_keys.erase(order_id);
+    }
+    for (const auto& row : rows) {
+      std::string location = row[4];
+      if (location.empty())
+        for (const auto& c : settings.rules.channels)
+          if (c.code == row[2])
+            location = !c.push_location.empty() ? c.push_location : (c.locations.empty() ? "" : c.locations.front());
+      const std::int64_t e5 = std::stoll(row[5]);
+      if (location.empty() || e5 % kScale != 0) {
+        log::warn("availability: reservation not held (no location for its channel, or a fractional quantity)",
+                  {{"order", row[0]}, {"line", row[1]}, {"channel", row[2]}});
+        continue;
+      }
+      const std::string key = row[0] + "|" + row[1];
+      if (auto held = engine.reserve(key, row[3], location, e5 / kScale); !held) {
+        log::warn("availability: reservation not held", {{"order", row[0]}, {"error", held.error().describe()}});
+        continue;
+      }
+      held_keys[row[0]].push_back(key);
+    }
+    return Ok{};
+  }
+
   // The positions changed since the last drain.
   Result<std::size_t> drain() {
     std::vector<std::tuple<std::string, std::string, std::int64_t>> changed;
@@ -127,7 +179,18 @@ struct AvailabilityService::Impl {
     });
     if (!st) return std::move(st).error();
     for (const auto& [sku, location, on_hand] : changed) set(sku, location, on_hand, true);
-    return changed.size();
+    std::vector<std::string> orders;
+    auto dirty = store.transact([&](store::Transaction& tx) -> Status {
+      orders.clear();
+      auto r = tx.exec("DELETE FROM reservation_dirty RETURNING order_id");
+      if (!r) return std::move(r).error();
+      for (const auto& row : r->rows) orders.push_back(*row[0]);
+      return Ok{};
+    });
+    if (!dirty) return std::move(dirty).error();
+    for (const auto& order : orders)
+      if (auto st = read_reservations(order); !st) return std::move(st).error();
+    return changed.size() + orders.size();
   }
 
   void feed_loop() {

@@ -248,6 +248,37 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
   return workflow::WorkflowType{kMovementWorkflow, {std::move(ledger)}};
 }
 
+namespace {
+
+// The order version's reservations (stock_reservation, migrations/*/0010).
+Status hold_stock(store::Transaction& tx, const model::Order& o) {
+  auto cleared = tx.exec("DELETE FROM stock_reservation WHERE order_id = $1", {o.id});
+  if (!cleared) return std::move(cleared).error();
+  if (holds_stock(o.status)) {
+    for (const auto& line : o.lines) {
+      auto r = tx.exec(
+          "INSERT INTO stock_reservation (order_id, line_id, channel, sku, location, quantity_e5) VALUES ($1, $2, $3, "
+          "$4, $5, $6) ON CONFLICT (order_id, line_id) DO UPDATE SET sku = excluded.sku, location = excluded.location, "
+          "quantity_e5 = excluded.quantity_e5",
+          {o.id, line.line_id, o.channel, line.sku,
+           o.location ? store::Param(*o.location) : store::Param(std::monostate{}), line.quantity.scaled()});
+      if (!r) return std::move(r).error();
+    }
+  }
+  if (cleared->affected == 0 && !holds_stock(o.status)) return Ok{};
+  auto dirty =
+      tx.exec("INSERT INTO reservation_dirty (order_id) VALUES ($1) ON CONFLICT (order_id) DO NOTHING", {o.id});
+  if (!dirty) return std::move(dirty).error();
+  return Ok{};
+}
+
+}  // namespace
+
+bool holds_stock(model::OrderStatus status) noexcept {
+  return status == model::OrderStatus::pending || status == model::OrderStatus::open ||
+         status == model::OrderStatus::on_hold || status == model::OrderStatus::partially_fulfilled;
+}
+
 workflow::WorkflowType order_workflow(OrderRecorded on_recorded) {
   workflow::Step record;
   record.name = "record";
@@ -262,6 +293,7 @@ workflow::WorkflowType order_workflow(OrderRecorded on_recorded) {
           " document = excluded.document, workflow_id = excluded.workflow_id",
           {o.id, o.channel, std::string(model::to_string(o.status)), model::to_json(o).dump(), workflow_id});
       if (!r) return std::move(r).error();
+      if (auto held = hold_stock(tx, o); !held) return held;
       if (on_recorded) return on_recorded(tx, o);
       return Ok{};
     });

@@ -155,6 +155,37 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
   ASSERT_TRUE(drift_metrics);
   EXPECT_NE(drift_metrics->body.find("trueup_inventory_drift_total{channel=\"" + channel + "\"} 1"), std::string::npos)
       << "one drift counted";
+
+  // An open web order holds 3 for its line at the channel's push location
+  // (it names no location): (19 - 3 - 2) / 2 = 7; fulfilled, it holds none.
+  auto order = [&](const std::string& status, const std::string& updated_at) {
+    return json{{"id", run + "-o1"},
+                {"updated_at", updated_at},
+                {"channel", channel},
+                {"external_reference", "1001"},
+                {"placed_at", "2026-11-26T12:00:00+01:00"},
+                {"status", status},
+                {"currency", "USD"},
+                {"lines", json::array({{{"line_id", "1"}, {"sku", sku}, {"quantity", "3"}}})},
+                {"totals",
+                 {{"subtotal", "0.00"},
+                  {"discount_total", "0.00"},
+                  {"shipping_total", "0.00"},
+                  {"tax_total", "0.00"},
+                  {"grand_total", "0.00"}}}}
+        .dump();
+  };
+  auto open_order = client2.request("POST", "/v1/orders", order("open", "2026-11-26T12:00:00+01:00"));
+  ASSERT_TRUE(open_order);
+  ASSERT_EQ(open_order->status, 202) << open_order->body;
+  EXPECT_TRUE(pushed(pg, shop, channel, sku, "808950810", 7));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM stock_reservation WHERE order_id = '" + run + "-o1'"), "1");
+  // A new version of the order (another updated_at) replaces the first.
+  auto shipped = client2.request("POST", "/v1/orders", order("fulfilled", "2026-11-26T15:00:00+01:00"));
+  ASSERT_TRUE(shipped);
+  ASSERT_EQ(shipped->status, 202) << shipped->body;
+  EXPECT_TRUE(pushed(pg, shop, channel, sku, "808950810", 8));
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM stock_reservation WHERE order_id = '" + run + "-o1'"), "0");
   stop_daemon(again);
   sim->signal(SIGTERM);
   EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());

@@ -22,8 +22,10 @@
 //   than the newest is "stale_count"; a count keeps the movements already
 //   applied that happened after it (on_hand = counted + those).
 // - "channel_order": records the accepted order (channel_order; a later
-//   version of an order replaces the earlier one) and, in the same
-//   transaction, calls `on_recorded` (the daemon starts the order's ERP
+//   version of an order replaces the earlier one), holds stock for its
+//   lines while it is open (stock_reservation + reservation_dirty, read by
+//   the availability service) and, in the same transaction, calls
+//   `on_recorded` (the daemon starts the order's ERP
 //   posting there: see `erp:` in docs/configuration.md).
 //
 // The availability engine and connector pushes (next issues) add steps after
@@ -64,6 +66,11 @@ std::string match_key(const model::InventoryMovement& m);
 // `source` is the ce_source of the events it emits ("/trueup/instances/{id}").
 // `outbox` must outlive the returned types.
 workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings = {});
+// Whether an order in this status holds stock for its lines (pending, open,
+// on_hold, partially_fulfilled: the whole line quantity, as the canonical
+// order does not say how much of a line has shipped).
+bool holds_stock(model::OrderStatus status) noexcept;
+
 // Called in the transaction that records an order version (the ERP posting
 // of channel sales starts there, so it commits with the order or not at all).
 using OrderRecorded = std::function<Status(store::Transaction&, const model::Order&)>;
