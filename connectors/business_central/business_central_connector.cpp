@@ -361,13 +361,7 @@ class BusinessCentralConnector final : public connector::Connector {
   // ---- post_sale, post_return ---------------------------------------------
 
   Result<std::string> external(std::string_view entity, const std::string& canonical) {
-    auto found = ids_.external_id(kSystem, entity, canonical);
-    if (!found) return std::move(found).error();
-    if (!*found)
-      return make_error(Errc::not_found, "no business-central " + std::string(entity) + " is mapped to " + canonical +
-                                             " (PUT /v1/crosswalk/business-central/" + std::string(entity) +
-                                             "/{BC code} with canonical_id " + canonical + ")");
-    return **found;
+    return ids_.require(kSystem, entity, canonical);
   }
 
   Result<std::string> location_guid(const std::string& code) {

@@ -226,12 +226,7 @@ class ShopifyConnector final : public connector::Connector {
 
   // The external id of a canonical one, or not_found saying what to map.
   Result<std::string> external(std::string_view entity, const std::string& canonical) {
-    auto found = ids_.external_id(kSystem, entity, canonical);
-    if (!found) return std::move(found).error();
-    if (!*found)
-      return make_error(Errc::not_found, "no shopify " + std::string(entity) + " is mapped to " + canonical +
-                                             " (PUT /v1/crosswalk/shopify/" + std::string(entity) + "/{id})");
-    return **found;
+    return ids_.require(kSystem, entity, canonical);
   }
 
   // set_available: POST inventory_levels/set.json with the absolute value.

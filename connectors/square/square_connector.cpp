@@ -411,12 +411,7 @@ class SquareConnector final : public connector::Connector {
 
   // The Square id of a canonical one, or not_found saying what to map.
   Result<std::string> external(std::string_view entity, const std::string& canonical) {
-    auto found = ids_.external_id(crosswalk_system(), entity, canonical);
-    if (!found) return std::move(found).error();
-    if (!*found)
-      return make_error(Errc::not_found, "no square " + std::string(entity) + " is mapped to " + canonical +
-                                             " (PUT /v1/crosswalk/square/" + std::string(entity) + "/{id})");
-    return **found;
+    return ids_.require(crosswalk_system(), entity, canonical);
   }
 
   // Square's ids for (sku, location) and a time Square accepts: `wanted` when

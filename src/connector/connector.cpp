@@ -59,6 +59,17 @@ std::string_view to_string(Idempotency idempotency) noexcept {
   return "target_key";
 }
 
+Result<std::string> ExternalIds::require(std::string_view system, std::string_view entity,
+                                         const std::string& canonical_id) {
+  auto found = external_id(system, entity, canonical_id);
+  if (!found) return std::move(found).error();
+  if (!*found)
+    return make_error(Errc::not_found, "no " + std::string(system) + " " + std::string(entity) + " is mapped to " +
+                                           canonical_id + " (PUT /v1/crosswalk/" + std::string(system) + "/" +
+                                           std::string(entity) + "/{id} with canonical_id " + canonical_id + ")");
+  return **found;
+}
+
 bool valid_instance_id(std::string_view id) {
   if (id.empty() || id.size() > 64 || id.front() < 'a' || id.front() > 'z') return false;
   return std::all_of(id.begin(), id.end(),

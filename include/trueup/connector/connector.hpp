@@ -127,6 +127,11 @@ class ExternalIds {
   // catalog variation's SKU); replays messages parked for it.
   virtual Status learn(std::string_view system, std::string_view entity, std::string_view external_id,
                        std::string_view canonical_id) = 0;
+
+  // external_id(), with an unmapped id as Errc::not_found naming the mapping
+  // to add ("no shopify inventory_item is mapped to SKU-1 (PUT
+  // /v1/crosswalk/shopify/inventory_item/{id} with canonical_id SKU-1)").
+  Result<std::string> require(std::string_view system, std::string_view entity, const std::string& canonical_id);
 };
 
 // What a message means in the canonical model.
