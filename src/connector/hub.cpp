@@ -107,8 +107,6 @@ struct Hub::Impl {
   CrosswalkIds ids;
   std::map<std::string, std::unique_ptr<Connector>, std::less<>> connectors;
   std::map<std::string, std::unique_ptr<ConnectorMetrics>, std::less<>> metrics;
-  std::mutex specs_mutex;
-  std::map<std::string, std::vector<OperationSpec>, std::less<>> specs;
   std::mutex poll_mutex;
   std::condition_variable poll_cv;
   bool stopping = false;
@@ -381,17 +379,14 @@ void Hub::define() {
 
 ExternalIds& Hub::external_ids() { return impl_->ids; }
 
-Result<const OperationSpec*> Hub::operation(std::string_view connector_id, std::string_view operation) const {
+Result<OperationSpec> Hub::operation(std::string_view connector_id, std::string_view operation) const {
   const Connector* c = find(connector_id);
   if (c == nullptr) return make_error(Errc::not_found, "no connector " + std::string(connector_id) + " is configured");
-  // operations() builds a fresh list; keep the specs per instance for stable pointers.
-  std::lock_guard lock(impl_->specs_mutex);
-  auto& specs = impl_->specs[std::string(connector_id)];
-  if (specs.empty()) specs = c->operations();
-  for (const auto& spec : specs)
-    if (spec.name == operation) return &spec;
   std::string known;
-  for (const auto& spec : specs) known += (known.empty() ? "" : ", ") + spec.name;
+  for (auto& spec : c->operations()) {
+    if (spec.name == operation) return std::move(spec);
+    known += (known.empty() ? "" : ", ") + spec.name;
+  }
   return make_error(Errc::not_found, c->type() + " connector " + c->id() + " has no operation " +
                                          std::string(operation) + " (it has: " + (known.empty() ? "none" : known) +
                                          ")");

@@ -19,19 +19,6 @@ Status pause(std::chrono::nanoseconds wait, SteadyTime deadline, const std::stri
   return Ok{};
 }
 
-std::optional<std::chrono::milliseconds> retry_after(const http::OutboundReply& reply) {
-  const std::string* value = reply.headers.find("retry-after");
-  if (value == nullptr) return std::nullopt;
-  try {
-    std::size_t used = 0;
-    const double seconds = std::stod(*value, &used);
-    if (used == 0 || seconds < 0) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
-  } catch (const std::exception&) {
-    return std::nullopt;  // an HTTP-date: the budget's pause covers it
-  }
-}
-
 }  // namespace
 
 Target::Target(TargetSettings settings, BudgetRegistry& budgets, http::OutboundClient& http, ConnectorMetrics& metrics)
@@ -89,7 +76,8 @@ Result<http::OutboundReply> Target::send(const TargetCall& call) {
       last.message = settings_.name + " " + last.message;
       // A 429 is the budget's business (it pauses); only failures open the breaker.
       if (reply->status >= 500) breaker_.record_failure(now);
-      asked = retry_after(*reply);
+      if (const std::string* value = reply->headers.find("retry-after"))
+        asked = parse_retry_after(*value, std::chrono::system_clock::now());
     }
     metrics_.set_breaker_state(breaker_.state(now));
     if (attempt + 1 < attempts)

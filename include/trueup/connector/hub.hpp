@@ -108,7 +108,7 @@ class Hub {
   ExternalIds& external_ids();
   // The spec of `operation` on instance `connector_id`: not_found names what
   // is missing (and lists the instance's operations).
-  Result<const OperationSpec*> operation(std::string_view connector_id, std::string_view operation) const;
+  Result<OperationSpec> operation(std::string_view connector_id, std::string_view operation) const;
   // Starts the outbound workflow (see above). not_found for an unknown
   // instance or operation; created=false when `dedupe_key` was seen.
   Result<workflow::Started> request(store::Transaction& tx, const OutboundRequest& request);
