@@ -19,7 +19,6 @@ namespace trueup::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::int64_t kScale = 100000;  // stock_position quantities are e5
 
 }  // namespace
 
@@ -108,12 +107,13 @@ struct AvailabilityService::Impl {
   }
 
   void set(const std::string& sku, const std::string& location, std::int64_t on_hand_e5, bool count_sales) {
-    if (on_hand_e5 % kScale != 0) {
+    auto whole = Quantity::from_scaled(on_hand_e5).to_integer();
+    if (!whole) {
       log::warn("availability: fractional stock not counted",
                 {{"sku", sku}, {"location", location}, {"on_hand_e5", std::to_string(on_hand_e5)}});
       return;
     }
-    const std::int64_t units = on_hand_e5 / kScale;
+    const std::int64_t units = *whole;
     if (count_sales) {
       const auto before = engine.position(sku, location).on_hand;
       if (units < before) schedule->record_sale(engine.sku_id(sku), before - units, Clock::now());
@@ -151,14 +151,14 @@ struct AvailabilityService::Impl {
         for (const auto& c : settings.rules.channels)
           if (c.code == row[2])
             location = !c.push_location.empty() ? c.push_location : (c.locations.empty() ? "" : c.locations.front());
-      const std::int64_t e5 = std::stoll(row[5]);
-      if (location.empty() || e5 % kScale != 0) {
+      auto units = Quantity::from_scaled(std::stoll(row[5])).to_integer();
+      if (location.empty() || !units) {
         log::warn("availability: reservation not held (no location for its channel, or a fractional quantity)",
                   {{"order", row[0]}, {"line", row[1]}, {"channel", row[2]}});
         continue;
       }
       const std::string key = row[0] + "|" + row[1];
-      if (auto held = engine.reserve(key, row[3], location, e5 / kScale); !held) {
+      if (auto held = engine.reserve(key, row[3], location, *units); !held) {
         log::warn("availability: reservation not held", {{"order", row[0]}, {"error", held.error().describe()}});
         continue;
       }
@@ -236,7 +236,10 @@ struct AvailabilityService::Impl {
     connector::OutboundCall call;
     call.operation = connector::kSetAvailable;
     call.input = connector::set_available_input(sku, c.push.location, due.available);
-    call.idempotency_key = "avail:" + c.push.channel + ":" + sku + ":" + std::to_string(due.available);
+    // Unique per push, the same for its retries (requeue keeps first_seen): a
+    // later push of an earlier value is a new call, not a repeat.
+    call.idempotency_key = "avail:" + c.push.channel + ":" + sku + ":" + std::to_string(due.available) + ":" +
+                           std::to_string(due.first_seen.time_since_epoch().count());
     call.deadline = Clock::now() + std::chrono::seconds(30);
     auto r = c.target->perform(call);
     if (!r) {

@@ -124,6 +124,14 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
                        const model::InventoryMovement& m) {
   const bool count = m.kind == model::MovementKind::count;
   const std::int64_t q = count ? m.counted_quantity->scaled() : m.quantity_delta->scaled();
+  // Movements of one position are decided one at a time: lock its row first
+  // (created empty if new), so a POS sale and its ERP twin committing at once
+  // cannot both miss each other (PostgreSQL runs READ COMMITTED).
+  auto locked = tx.exec(
+      "INSERT INTO stock_position (sku, location, confirmed_e5, provisional_e5, on_hand_e5, last_movement_id) VALUES "
+      "($1, $2, 0, 0, 0, $3) ON CONFLICT (sku, location) DO UPDATE SET sku = excluded.sku",
+      {m.sku, m.location, m.movement_id});
+  if (!locked) return std::move(locked).error();
   std::string status(classify(m, settings));
   const std::string key = match_key(m);
   // A provisional sale whose ERP twin is already in the ledger: counted there.
@@ -164,8 +172,9 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   std::int64_t later = 0;
   if (count && settings.authoritative_system.empty()) {
     auto r = tx.exec(
-        "SELECT quantity_e5, occurred_at, kind, location FROM inventory_ledger WHERE sku = $1 AND (location = $2 OR "
-        "to_location = $2) AND status = 'applied' AND kind <> 'count' AND movement_id <> $3",
+        "SELECT quantity_e5, occurred_at, kind, location FROM inventory_ledger WHERE sku = $1 AND location = $2 AND "
+        "status = 'applied' AND kind <> 'count' AND movement_id <> $3 UNION ALL SELECT quantity_e5, occurred_at, kind, "
+        "location FROM inventory_ledger WHERE sku = $1 AND to_location = $2 AND status = 'applied'",
         {m.sku, m.location, m.movement_id});
     if (!r) return std::move(r).error();
     for (const auto& row : r->rows) {
@@ -184,10 +193,12 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
     if (count) {
       auto before = provisional_before(tx, m.sku, m.location, m.occurred_at);
       if (!before) return std::move(before).error();
-      for (const auto& id : *before) {
-        auto sum = retire_provisional(tx, "superseded", "movement_id = $2", {id});
+      if (!before->empty()) {
+        std::vector<store::Param> ids(before->begin(), before->end());
+        auto sum =
+            retire_provisional(tx, "superseded", "movement_id IN " + store::values_tuples(1, ids.size(), 2), ids);
         if (!sum) return std::move(sum).error();
-        replaced += *sum;
+        replaced = *sum;
       }
     } else if (!key.empty()) {
       auto sum = retire_provisional(tx, "matched", "match_key = $2", {key});
