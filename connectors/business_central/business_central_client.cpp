@@ -13,16 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-// An OData string literal: quotes doubled.
-std::string odata_string(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
 std::string lower(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -71,10 +61,12 @@ std::string document_lookup_path(const ApiSettings& settings, const DocumentType
 
 std::string external_document_number_for(std::string_view source_reference) {
   if (source_reference.size() <= kExternalDocumentNumberLength) return std::string(source_reference);
-  std::size_t cut = 18;
+  // The reference's start, "~", then 16 hex digits of its SHA-256: 35 in all.
+  constexpr std::size_t kHashDigits = 16;
+  std::size_t cut = kExternalDocumentNumberLength - 1 - kHashDigits;
   // Back to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
   while (cut > 0 && (static_cast<unsigned char>(source_reference[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(source_reference.substr(0, cut)) + "~" + sha256_hex(source_reference).substr(0, 16);
+  return std::string(source_reference.substr(0, cut)) + "~" + sha256_hex(source_reference).substr(0, kHashDigits);
 }
 
 std::string subscription_resource(const ApiSettings& settings, std::string_view entity_set) {
@@ -90,9 +82,9 @@ std::vector<SubscriptionAction> plan_subscriptions(const std::vector<Subscriptio
   const auto renew_by = model::Timestamp::from_utc(now.utc() + std::chrono::nanoseconds(renew_before));
   for (const auto& resource : resources) {
     const Subscription* found = nullptr;
+    const std::string wanted = normalised_resource(resource);
     for (const auto& s : existing)
-      if (s.notification_url == notification_url && normalised_resource(s.resource) == normalised_resource(resource))
-        found = &s;
+      if (s.notification_url == notification_url && normalised_resource(s.resource) == wanted) found = &s;
     if (found == nullptr) {
       out.push_back({SubscriptionAction::Kind::create, resource, std::nullopt});
       continue;

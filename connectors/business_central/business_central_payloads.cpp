@@ -225,14 +225,17 @@ Result<std::string> build_sales_document(const SalesDocumentDraft& draft) {
   return dump_exact(body);
 }
 
-std::string external_document_number_filter(std::string_view edn) {
-  std::string out = "$filter=externalDocumentNumber eq '";
-  for (char c : edn) {
+std::string odata_string(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
     out += c;
     if (c == '\'') out += '\'';
   }
-  out += '\'';
-  return out;
+  return out + "'";
+}
+
+std::string external_document_number_filter(std::string_view edn) {
+  return "$filter=externalDocumentNumber eq " + odata_string(edn);
 }
 
 Result<Page<Subscription>> decode_subscriptions(std::string_view body) {

@@ -146,6 +146,8 @@ struct SalesDocumentDraft {
 // missing or too long externalDocumentNumber, a missing customer or a
 // quantity/price that is not a JSON number.
 Result<std::string> build_sales_document(const SalesDocumentDraft& draft);
+// An OData string literal: 'text' with every quote doubled.
+std::string odata_string(std::string_view text);
 // The query that finds an existing document: "$filter=externalDocumentNumber eq '...'"
 // (quotes doubled as OData requires; URL-encode it when sending).
 std::string external_document_number_filter(std::string_view external_document_number);

@@ -89,7 +89,8 @@ Result<std::optional<std::string>> SquareClient::variation_sku(std::string_view 
   if (reply && reply->status == 404) return std::optional<std::string>();
   auto doc = parsed("catalog.retrieve", std::move(reply));
   if (!doc) return std::move(doc).error();
-  const json& object = doc->contains("object") ? (*doc)["object"] : json();
+  static const json kNone;
+  const json& object = doc->contains("object") ? (*doc)["object"] : kNone;
   if (text_of(object, "type") != "ITEM_VARIATION" || !object.contains("item_variation_data"))
     return std::optional<std::string>();
   const std::string sku = text_of(object["item_variation_data"], "sku");
