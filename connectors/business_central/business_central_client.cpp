@@ -226,30 +226,37 @@ Result<std::optional<std::string>> BusinessCentralClient::location_id(std::strin
   return std::optional<std::string>();
 }
 
-Result<std::vector<Subscription>> BusinessCentralClient::subscriptions() {
-  auto doc = parsed("subscriptions.list",
-                    send(reads_, "subscriptions.list", "GET", api_path(settings_) + "/subscriptions", "", "", {}));
-  if (!doc) return std::move(doc).error();
-  auto page = decode_subscriptions(dump_exact(*doc));
-  if (!page) return make_error(Errc::unavailable, "business central subscriptions.list: " + page.error().message);
-  return std::move(page->value);
+namespace {
+// The body of a 2xx answer, else the error (decoders read it directly).
+Result<std::string> ok_body(std::string_view operation, Result<http::OutboundReply> reply) {
+  if (!reply) return std::move(reply).error();
+  if (reply->status < 200 || reply->status > 299) return bc_error(operation, *reply);
+  return std::move(reply->body);
 }
 
-namespace {
-Result<Subscription> one_subscription(std::string_view operation, Result<json> doc) {
-  if (!doc) return std::move(doc).error();
-  auto page = decode_subscriptions(dump_exact(*doc));
+Result<Subscription> one_subscription(std::string_view operation, Result<std::string> body) {
+  if (!body) return std::move(body).error();
+  auto page = decode_subscriptions(*body);
   if (!page || page->value.size() != 1)
     return make_error(Errc::unavailable, "business central " + std::string(operation) + ": not a subscription");
   return std::move(page->value.front());
 }
 }  // namespace
 
+Result<std::vector<Subscription>> BusinessCentralClient::subscriptions() {
+  auto body = ok_body("subscriptions.list",
+                      send(reads_, "subscriptions.list", "GET", api_path(settings_) + "/subscriptions", "", "", {}));
+  if (!body) return std::move(body).error();
+  auto page = decode_subscriptions(*body);
+  if (!page) return make_error(Errc::unavailable, "business central subscriptions.list: " + page.error().message);
+  return std::move(page->value);
+}
+
 Result<Subscription> BusinessCentralClient::create_subscription(const Subscription& wanted) {
   return one_subscription("subscriptions.create",
-                          parsed("subscriptions.create",
-                                 send(writes_, "subscriptions.create", "POST", api_path(settings_) + "/subscriptions",
-                                      build_subscription(wanted).dump(), "", {})));
+                          ok_body("subscriptions.create",
+                                  send(writes_, "subscriptions.create", "POST", api_path(settings_) + "/subscriptions",
+                                       build_subscription(wanted).dump(), "", {})));
 }
 
 Result<Subscription> BusinessCentralClient::renew_subscription(const Subscription& existing,
@@ -257,8 +264,8 @@ Result<Subscription> BusinessCentralClient::renew_subscription(const Subscriptio
   const std::string path = api_path(settings_) + "/subscriptions('" + existing.subscription_id.value_or("") + "')";
   return one_subscription(
       "subscriptions.renew",
-      parsed("subscriptions.renew", send(writes_, "subscriptions.renew", "PATCH", path,
-                                         build_subscription(wanted).dump(), existing.etag.value_or("*"), {})));
+      ok_body("subscriptions.renew", send(writes_, "subscriptions.renew", "PATCH", path,
+                                          build_subscription(wanted).dump(), existing.etag.value_or("*"), {})));
 }
 
 Error bc_error(std::string_view operation, const http::OutboundReply& reply) {
