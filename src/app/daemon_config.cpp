@@ -422,7 +422,7 @@ std::string dev_config_yaml() {
   return R"(# trueup dev: embedded store and bus, everything on loopback.
 instance_id: trueup-dev
 log:
-  level: info
+  level: ${TRUEUP_DEV_LOG_LEVEL:-info}
   format: text
 http:
   listen_address: 127.0.0.1

@@ -10,6 +10,7 @@
 
 #include "application.hpp"
 #include "daemon_config.hpp"
+#include "dev_command.hpp"
 #include "sim_command.hpp"
 #include "trueup/api/auth.hpp"
 #include "trueup/core/version.hpp"
@@ -206,13 +207,33 @@ int main(int argc, char** argv) {
   auto* serve = cli.add_subcommand("serve", "Run the daemon with a configuration file.");
   serve->add_option("--config,-c", config_path, "Configuration file (YAML)")->required();
 
-  auto* dev = cli.add_subcommand("dev", "Run the daemon with embedded defaults: SQLite store, in-process bus.");
-  int dev_port = -1;
-  std::string dev_db;
-  dev->add_option("--port", dev_port, "HTTP port (default 8080, or TRUEUP_DEV_PORT)")->check(CLI::Range(0, 65535));
-  dev->add_option("--db", dev_db, "SQLite file (default trueup-dev.db, or TRUEUP_DEV_DB)");
-  bool dev_print = false;
-  dev->add_flag("--print-config", dev_print, "Print the embedded configuration and exit");
+  auto* dev = cli.add_subcommand(
+      "dev",
+      "Run the daemon with embedded defaults (SQLite store, in-process bus) and a simulated retail estate: Square "
+      "stores, a Shopify shop and Business Central, selling (docs/dev.md).");
+  app::dev::DevOptions dev_options;
+  dev->add_option("--port", dev_options.port, "HTTP port (default 8080, or TRUEUP_DEV_PORT; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  dev->add_option("--db", dev_options.db,
+                  "SQLite file (default trueup-dev.db, or TRUEUP_DEV_DB); recreated at each start with the estate");
+  dev->add_flag("--print-config", dev_options.print_config, "Print the embedded configuration and exit");
+  bool dev_no_estate = false;
+  dev->add_flag("--no-estate", dev_no_estate, "Only the daemon core: no simulators, no traffic");
+  dev->add_option("--sales-per-second", dev_options.sales_per_second, "POS sales the estate makes per second")
+      ->check(CLI::Range(0.01, 500.0))
+      ->capture_default_str();
+  dev->add_option("--skus", dev_options.skus, "SKUs in the estate (products of 5 sizes)")
+      ->check(CLI::Range(5, 100000))
+      ->capture_default_str();
+  dev->add_option("--stores", dev_options.stores, "Square stores")->check(CLI::Range(1, 9))->capture_default_str();
+  dev->add_option("--seed", dev_options.seed, "Seed of the estate and its traffic")->capture_default_str();
+  double dev_summary_seconds = 5;
+  dev->add_option("--summary-interval", dev_summary_seconds, "Seconds between summary lines")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
+  double dev_run_for = 0;
+  dev->add_option("--run-for", dev_run_for, "Stop after this many seconds (default: until Ctrl-C)")
+      ->check(CLI::Range(0.0, 31536000.0));
 
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit.");
   migrate->add_option("--config,-c", config_path, "Configuration file (YAML)")->required();
@@ -345,20 +366,15 @@ int main(int argc, char** argv) {
     return *serve ? run_daemon(*cfg, global) : run_migrate(*cfg, global);
   }
   if (*dev) {
-    if (dev_port >= 0) setenv("TRUEUP_DEV_PORT", std::to_string(dev_port).c_str(), 1);
-    if (!dev_db.empty()) setenv("TRUEUP_DEV_DB", dev_db.c_str(), 1);
-    std::string text = app::dev_config_yaml();
-    if (dev_print) {
-      std::cout << text;
-      return kOk;
-    }
-    auto cfg = load("<trueup dev>", &text);
-    if (!cfg) return kUsageError;
-    std::cerr << "trueup dev: embedded SQLite store and in-process bus.\n"
-                 "  The simulated retail estate (Square, Shopify, Business Central) is not built yet;\n"
-                 "  this runs the daemon core only. Metrics: http://127.0.0.1:"
-              << (cfg->root().section("http").integer("port")) << "/metrics  Ctrl-C stops.\n";
-    return run_daemon(*cfg, global);
+    dev_options.estate = !dev_no_estate;
+    dev_options.summary_interval = std::chrono::milliseconds(static_cast<long long>(dev_summary_seconds * 1000));
+    dev_options.run_for = std::chrono::milliseconds(static_cast<long long>(dev_run_for * 1000));
+    return app::dev::run(
+        dev_options, [&global](const std::string& name, const std::string& text) -> std::optional<app::DaemonSettings> {
+          auto cfg = load(name, &text);
+          if (!cfg) return std::nullopt;
+          return settings_for(*cfg, global);
+        });
   }
   return kUsageError;
 }
