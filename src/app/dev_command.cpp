@@ -545,6 +545,15 @@ int run(const DevOptions& o, const SettingsLoader& load) {
   const Estate estate = make_estate(EstateSpec{o.skus, o.stores, o.seed});
   std::string text = dev_config_yaml();
   if (o.estate) text += estate_config_yaml(estate);
+  if (!o.write_estate.empty()) {
+    if (auto st = write_estate(estate, o.write_estate); !st) {
+      std::cerr << "trueup dev: " << st.error().message << "\n";
+      return kRuntimeFailure;
+    }
+    std::cout << o.write_estate << ": square-seed.json shopify-seed.json business-central-seed.json crosswalk.csv "
+                 "estate.yaml estate.env\n";
+    return kOk;
+  }
   if (o.print_config) {
     std::cout << text;
     return kOk;

@@ -24,6 +24,7 @@ struct DevOptions {
   int port = -1;   // -1: TRUEUP_DEV_PORT or 8080; 0: a free port
   std::string db;  // "" : TRUEUP_DEV_DB or trueup-dev.db
   bool print_config = false;
+  std::string write_estate;  // a directory: write the estate's files there and exit
   bool estate = true;  // false: the daemon core only
   int skus = 500;
   int stores = 5;

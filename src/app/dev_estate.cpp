@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -238,6 +240,30 @@ std::vector<std::pair<std::string, std::string>> dev_environment(const EstateEnd
           {"TRUEUP_DEV_SHOPIFY_TOKEN", kShopifyToken},
           {"TRUEUP_DEV_SHOPIFY_SECRET", kShopifySecret},
           {"TRUEUP_DEV_BC_TOKEN", kBcToken}};
+}
+
+Status write_estate(const Estate& estate, const std::string& directory) {
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec) return make_error(Errc::unavailable, directory + ": " + ec.message());
+  std::string env;
+  for (const auto& [name, value] : dev_environment(EstateEndpoints{}))
+    if (!value.empty()) env += name + "=" + value + "\n";
+  const std::vector<std::pair<std::string, std::string>> files{
+      {"square-seed.json", connectors::dump_exact(estate.square_seed)},
+      {"shopify-seed.json", connectors::dump_exact(estate.shopify_seed)},
+      {"business-central-seed.json", connectors::dump_exact(estate.business_central_seed)},
+      {"crosswalk.csv", estate.crosswalk_csv},
+      {"estate.yaml", estate_config_yaml(estate)},
+      {"estate.env", env}};
+  for (const auto& [name, content] : files) {
+    const std::string path = directory + "/" + name;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) return make_error(Errc::unavailable, path + ": cannot be written");
+  }
+  return Ok{};
 }
 
 }  // namespace trueup::app::dev

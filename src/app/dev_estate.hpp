@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "trueup/core/error.hpp"
+
 namespace trueup::app::dev {
 
 struct EstateSpec {
@@ -83,6 +85,13 @@ struct EstateEndpoints {
 // Name/value pairs of the ${TRUEUP_DEV_*} placeholders: the simulators' URLs
 // and the estate's secrets (the same fixed values the simulators are given).
 std::vector<std::pair<std::string, std::string>> dev_environment(const EstateEndpoints& endpoints);
+
+// Writes the estate to `directory` (created if missing), for running it as
+// separate processes (`trueup sim ...` and `trueup serve`): square-seed.json,
+// shopify-seed.json, business-central-seed.json, crosswalk.csv, estate.yaml
+// (estate_config_yaml) and estate.env (the secrets' placeholders as
+// NAME=value lines). Errors: unavailable when a file cannot be written.
+Status write_estate(const Estate& estate, const std::string& directory);
 
 // The secrets shared by the simulators and the daemon (loopback only).
 inline constexpr const char* kSquareToken = "EAAAdev_trueup_square";

@@ -217,6 +217,9 @@ int main(int argc, char** argv) {
   dev->add_option("--db", dev_options.db,
                   "SQLite file (default trueup-dev.db, or TRUEUP_DEV_DB); recreated at each start with the estate");
   dev->add_flag("--print-config", dev_options.print_config, "Print the embedded configuration and exit");
+  dev->add_option("--write-estate", dev_options.write_estate,
+                  "Write the estate's seeds, crosswalk CSV and config sections to this directory and exit (to run it "
+                  "as separate processes)");
   bool dev_no_estate = false;
   dev->add_flag("--no-estate", dev_no_estate, "Only the daemon core: no simulators, no traffic");
   dev->add_option("--sales-per-second", dev_options.sales_per_second, "POS sales the estate makes per second")
