@@ -20,10 +20,25 @@
 //                  {"sku", "location", "available": <integer >= 0>}
 //   set_count      POS: set the on-hand count at a location:
 //                  {"sku", "location", "quantity": "<decimal>"}
+//   set_available_batch
+//                  channel: set_available for many SKUs at one location in
+//                  one call (Shopify GraphQL inventorySetQuantities):
+//                  {"location", "items": [{"sku", "available": <integer >= 0>}]}
+//                  with 1..kMaxSetAvailableBatch items, each SKU once. Items
+//                  are taken or refused one by one; the answer says which:
+//                  {"items": [{"sku", "result": "accepted" | "refused" |
+//                  "retry", "error"?}]} (refused: the item cannot be taken as
+//                  it is, e.g. an unmapped SKU; retry: not taken now, try
+//                  again). An error of perform itself concerns every item
+//                  (retryable or not, as for any operation). A connector that
+//                  offers it offers set_available too.
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "trueup/model/order.hpp"
 
@@ -38,5 +53,40 @@ inline constexpr const char* kSetCount = "set_count";
 Result<nlohmann::json> post_sale_input(const model::Order& order);
 
 nlohmann::json set_available_input(const std::string& sku, const std::string& location, std::int64_t available);
+
+// set_available_batch: the input, as the availability service builds it and
+// a connector reads it, and the per-item answer.
+inline constexpr const char* kSetAvailableBatch = "set_available_batch";
+inline constexpr std::size_t kMaxSetAvailableBatch = 250;  // Shopify: 250 quantities per inventorySetQuantities
+
+struct AvailableQuantity {
+  std::string sku;
+  std::int64_t available = 0;
+};
+
+struct SetAvailableBatch {
+  std::string location;
+  std::vector<AvailableQuantity> items;
+};
+
+nlohmann::json set_available_batch_input(const SetAvailableBatch& batch);
+// The input checked: invalid_argument naming what is wrong (a missing member,
+// a negative or non-integer quantity, a SKU twice, no items or more than
+// kMaxSetAvailableBatch).
+Result<SetAvailableBatch> read_set_available_batch(const nlohmann::json& input);
+
+enum class ItemResult { accepted, refused, retry };
+std::string_view to_string(ItemResult result) noexcept;  // "accepted", "refused", "retry"
+
+struct ItemOutcome {
+  std::string sku;
+  ItemResult result = ItemResult::accepted;
+  std::string error;  // why, when not accepted
+};
+
+// {"items": [{"sku", "result", "error"?}]}
+nlohmann::json item_outcomes_json(const std::vector<ItemOutcome>& outcomes);
+// The answer read back; invalid_argument when it is not of that shape.
+Result<std::vector<ItemOutcome>> read_item_outcomes(const nlohmann::json& answer);
 
 }  // namespace trueup::connector
