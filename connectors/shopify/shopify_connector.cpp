@@ -3,7 +3,15 @@
 // on the raw body against the current and previous app secrets, dedupe on
 // X-Shopify-Webhook-Id, and mapping to the canonical model
 // (shopify_mapping.hpp). Registered as "shopify" under `connectors:`.
+//
+// Outbound: set_available (REST inventory_levels/set.json, through the REST
+// leaky bucket) and set_available_batch (GraphQL inventorySetQuantities,
+// up to 250 quantities a call, through GraphQL's cost-based budget: each
+// answer's extensions.cost.throttleStatus is learned, a THROTTLED answer
+// pauses the budget until the points are back and the call is made again
+// with the same idempotency key).
 
+#include <algorithm>
 #include <array>
 
 #include "common/exact_json.hpp"
@@ -26,6 +34,12 @@ using connector::Canonical;
 using connector::Inbound;
 using connector::WebhookReceipt;
 using connector::WebhookRequest;
+
+// GraphQL Admin API limits (standard plan): a bucket of 2000 points restored
+// at 100 a second; a mutation costs 10.
+constexpr double kGraphqlPoints = 2000;
+constexpr double kGraphqlRestorePerSecond = 100;
+constexpr double kMutationCost = 10;
 
 constexpr std::array<std::string_view, 4> kTopics{"orders/create", "orders/updated", "refunds/create",
                                                   "inventory_levels/update"};
@@ -71,7 +85,8 @@ class ShopifyConnector final : public connector::Connector {
         secrets_(std::move(secrets)),
         poll_(std::move(poll)),
         ids_(services.ids),
-        target_(target_settings(this->id(), poll_), services.budgets, services.http, services.metrics) {}
+        target_(target_settings(this->id(), poll_), services.budgets, services.http, services.metrics),
+        graphql_(graphql_settings(this->id(), poll_), services.budgets, services.http, services.metrics) {}
 
   std::chrono::milliseconds poll_interval() const override { return poll_.interval; }
 
@@ -124,7 +139,12 @@ class ShopifyConnector final : public connector::Connector {
     return {{connector::kSetAvailable,
              "Sets a SKU's available quantity at a location: POST inventory_levels/set.json. Input {sku, location, "
              "available}; ids through the crosswalk (inventory_item, location).",
-             connector::Idempotency::set_to_value, "the call sets an absolute value; repeating it changes nothing"}};
+             connector::Idempotency::set_to_value, "the call sets an absolute value; repeating it changes nothing"},
+            {connector::kSetAvailableBatch,
+             "Sets up to 250 SKUs' available quantities at a location in one GraphQL inventorySetQuantities call. "
+             "Input {location, items: [{sku, available}]}; answer {items: [{sku, result, error?}]}.",
+             connector::Idempotency::target_key,
+             "@idempotent(key: <the call's key>:<digest of the quantities>), and every quantity is a set-to-value"}};
   }
 
   // GET inventory_levels.json for the location and up to 50 items a call.
@@ -166,6 +186,7 @@ class ShopifyConnector final : public connector::Connector {
 
   Result<nlohmann::json> perform(const connector::OutboundCall& call) override {
     if (call.operation == connector::kSetAvailable && !operations().empty()) return set_available(call);
+    if (call.operation == connector::kSetAvailableBatch && !operations().empty()) return set_available_batch(call);
     return Connector::perform(call);
   }
 
@@ -224,6 +245,16 @@ class ShopifyConnector final : public connector::Connector {
     return t;
   }
 
+  // GraphQL Admin API: its own budget, cost-based (standard plan: 2000
+  // points, 100 restored a second; the capacity is learned from each
+  // answer's throttleStatus).
+  static connector::TargetSettings graphql_settings(const std::string& id, const PollSettings& poll) {
+    connector::TargetSettings t = target_settings(id, poll);
+    t.name = "shopify-graphql:" + id;
+    t.budget = connector::BudgetSettings::leaky_bucket(kGraphqlPoints, kGraphqlRestorePerSecond);
+    return t;
+  }
+
   // The external id of a canonical one, or not_found saying what to map.
   Result<std::string> external(std::string_view entity, const std::string& canonical) {
     return ids_.require(kSystem, entity, canonical);
@@ -259,11 +290,133 @@ class ShopifyConnector final : public connector::Connector {
     return (*doc)["inventory_level"];
   }
 
+  // set_available_batch: one inventorySetQuantities call for the items
+  // that map; the items a userError names are refused and the others sent
+  // again (the mutation applies all or nothing), so one bad item never holds
+  // back the rest.
+  Result<nlohmann::json> set_available_batch(const connector::OutboundCall& call) {
+    auto batch = connector::read_set_available_batch(call.input);
+    if (!batch) return std::move(batch).error();
+    auto location = external(kLocationEntity, batch->location);
+    if (!location) return std::move(location).error();
+    std::vector<connector::ItemOutcome> outcomes;
+    std::vector<std::size_t> todo;  // indexes of outcomes still to send
+    std::vector<std::string> items(batch->items.size());
+    for (std::size_t i = 0; i < batch->items.size(); ++i) {
+      outcomes.push_back(connector::ItemOutcome{batch->items[i].sku, connector::ItemResult::retry, ""});
+      auto item = external(kInventoryItemEntity, batch->items[i].sku);
+      if (!item) {
+        outcomes[i].result = item.error().retryable() ? connector::ItemResult::retry : connector::ItemResult::refused;
+        outcomes[i].error = item.error().describe();
+        continue;
+      }
+      items[i] = std::move(item).value();
+      todo.push_back(i);
+    }
+    const bool every_item_sent = todo.size() == outcomes.size();
+    while (!todo.empty()) {
+      std::vector<QuantitySet> quantities;
+      for (auto i : todo) quantities.push_back(QuantitySet{items[i], *location, batch->items[i].available});
+      auto answer = set_quantities(quantities, call);
+      if (!answer) {
+        // Nothing decided yet: the call's error is every item's.
+        if (every_item_sent && todo.size() == outcomes.size()) return std::move(answer).error();
+        for (auto i : todo) {
+          outcomes[i].result =
+              answer.error().retryable() ? connector::ItemResult::retry : connector::ItemResult::refused;
+          outcomes[i].error = answer.error().describe();
+        }
+        break;
+      }
+      std::vector<std::size_t> named;  // positions in `todo` the userErrors name
+      std::string unnamed;
+      for (const auto& e : answer->user_errors) {
+        if (e.quantity && *e.quantity < todo.size()) {
+          named.push_back(*e.quantity);
+          auto& o = outcomes[todo[*e.quantity]];
+          o.result = connector::ItemResult::refused;
+          o.error = "shopify inventorySetQuantities: " + e.code + ": " + e.message;
+        } else {
+          unnamed += (unnamed.empty() ? "" : "; ") + e.code + ": " + e.message;
+        }
+      }
+      if (!unnamed.empty())
+        return make_error(Errc::invalid_argument, "shopify inventorySetQuantities refused the call: " + unnamed);
+      if (named.empty()) {
+        for (auto i : todo) outcomes[i] = connector::ItemOutcome{outcomes[i].sku, connector::ItemResult::accepted, ""};
+        break;
+      }
+      std::vector<std::size_t> rest;
+      for (std::size_t k = 0; k < todo.size(); ++k)
+        if (std::find(named.begin(), named.end(), k) == named.end()) rest.push_back(todo[k]);
+      todo = std::move(rest);
+    }
+    return connector::item_outcomes_json(outcomes);
+  }
+
+  // One inventorySetQuantities call, made again while Shopify answers
+  // THROTTLED (the budget pauses until the points it lacks are restored;
+  // past the call's deadline the wait is a retryable timeout). The key is
+  // the call's key and a digest of the quantities: the same call with the
+  // same quantities is the same key (Shopify applies it once), a call sent
+  // again with fewer quantities (after userErrors) is another.
+  Result<SetQuantitiesAnswer> set_quantities(const std::vector<QuantitySet>& quantities,
+                                             const connector::OutboundCall& call) {
+    auto body = build_inventory_set_quantities(quantities, call.idempotency_key);
+    if (!body) return make_error(Errc::invalid_argument, "set_available_batch: " + body.error().message);
+    (*body)["variables"]["idempotencyKey"] =
+        call.idempotency_key + ":" + sha256_hex((*body)["variables"]["input"].dump()).substr(0, 16);
+    connector::TargetCall c;
+    c.operation = "graphql.inventorySetQuantities";
+    c.method = "POST";
+    c.path = "/admin/api/2026-07/graphql.json";
+    c.headers.add("Content-Type", "application/json");
+    c.body = body->dump();
+    c.cost = kMutationCost;
+    c.deadline = call.deadline;
+    for (;;) {
+      auto reply = graphql_.send(c);
+      if (!reply) return std::move(reply).error();
+      if (reply->status != 200) return connector::http_error("shopify graphql inventorySetQuantities", *reply);
+      auto answer = decode_inventory_set_quantities_answer(reply->body);
+      if (!answer)
+        return make_error(Errc::unavailable, "shopify graphql inventorySetQuantities: " + answer.error().message);
+      const auto now = std::chrono::steady_clock::now();
+      if (answer->cost)
+        graphql_.budget().learn(
+            answer->cost->currently_available,
+            answer->cost->maximum_available > 0 ? std::optional<double>(answer->cost->maximum_available) : std::nullopt,
+            now);
+      if (answer->throttled()) {
+        // The points it lacks, at the restore rate (at least 100 ms).
+        double seconds = 1.0;
+        if (answer->cost && answer->cost->restore_rate > 0)
+          seconds =
+              std::max(0.0, answer->cost->requested - answer->cost->currently_available) / answer->cost->restore_rate;
+        graphql_.budget().pause_until(
+            now + std::max<std::chrono::steady_clock::duration>(
+                      std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(seconds))));
+        continue;  // the budget waits (or gives up at the deadline)
+      }
+      if (!answer->errors.empty()) {
+        const auto& e = answer->errors.front();
+        const bool transient = e.code == "INTERNAL_SERVER_ERROR" || e.code == "SERVICE_UNAVAILABLE";
+        return make_error(transient ? Errc::unavailable : Errc::invalid_argument,
+                          "shopify graphql inventorySetQuantities: " + e.code + ": " + e.message);
+      }
+      if (!answer->applied)
+        return make_error(Errc::unavailable, "shopify graphql inventorySetQuantities: the answer has no data");
+      return answer;
+    }
+  }
+
   model::ChannelCode channel_;
   connector::SecretSet secrets_;
   PollSettings poll_;
   connector::ExternalIds& ids_;
   connector::Target target_;
+  connector::Target graphql_;
 };
 
 const connector::Registrar registrar{connector::ConnectorType{

@@ -295,4 +295,103 @@ Result<InventoryLevelSet> decode_inventory_level_set(std::string_view body) {
   });
 }
 
+namespace {
+
+constexpr const char* kSetQuantitiesMutation =
+    "mutation SetAvailable($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) { "
+    "inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) { "
+    "inventoryAdjustmentGroup { createdAt reason changes { name delta quantityAfterChange item { id } location { id } "
+    "} } userErrors { field code message } } }";
+
+std::optional<double> number(const json& object, const char* name) {
+  auto it = object.find(name);
+  if (it == object.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+}  // namespace
+
+Result<json> build_inventory_set_quantities(const std::vector<QuantitySet>& quantities,
+                                            const std::string& idempotency_key) {
+  if (quantities.empty() || quantities.size() > kMaxSetQuantities)
+    return make_error(Errc::invalid_argument, "inventorySetQuantities takes 1.." + std::to_string(kMaxSetQuantities) +
+                                                  " quantities, got " + std::to_string(quantities.size()));
+  if (idempotency_key.empty()) return make_error(Errc::invalid_argument, "inventorySetQuantities needs a key");
+  json list = json::array();
+  for (const auto& q : quantities) {
+    auto item = id_number(q.inventory_item_id, "inventory_item_id");
+    if (!item) return item;
+    auto location = id_number(q.location_id, "location_id");
+    if (!location) return location;
+    list.push_back(json{{"inventoryItemId", "gid://shopify/InventoryItem/" + q.inventory_item_id},
+                        {"locationId", "gid://shopify/Location/" + q.location_id},
+                        {"quantity", q.quantity},
+                        {"changeFromQuantity", nullptr}});
+  }
+  return json{{"query", kSetQuantitiesMutation},
+              {"variables",
+               {{"input", {{"name", "available"}, {"reason", "correction"}, {"quantities", std::move(list)}}},
+                {"idempotencyKey", idempotency_key}}}};
+}
+
+bool SetQuantitiesAnswer::throttled() const {
+  for (const auto& e : errors)
+    if (e.code == "THROTTLED") return true;
+  return false;
+}
+
+Result<SetQuantitiesAnswer> decode_inventory_set_quantities_answer(std::string_view body) {
+  const json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || (!doc.contains("data") && !doc.contains("errors")))
+    return make_error(Errc::invalid_argument, "not a GraphQL answer (neither data nor errors)");
+  SetQuantitiesAnswer out;
+  if (auto errors = doc.find("errors"); errors != doc.end() && errors->is_array()) {
+    for (const auto& e : *errors) {
+      SetQuantitiesAnswer::TopLevelError error;
+      if (e.is_object()) {
+        error.message = e.value("message", "");
+        if (auto ext = e.find("extensions"); ext != e.end() && ext->is_object()) error.code = ext->value("code", "");
+      }
+      out.errors.push_back(std::move(error));
+    }
+  }
+  const json* payload = nullptr;
+  if (auto data = doc.find("data"); data != doc.end() && data->is_object())
+    if (auto set = data->find("inventorySetQuantities"); set != data->end() && set->is_object()) payload = &*set;
+  if (payload != nullptr) {
+    out.applied = true;
+    if (auto list = payload->find("userErrors"); list != payload->end() && list->is_array()) {
+      for (const auto& e : *list) {
+        SetQuantitiesAnswer::UserError error;
+        if (!e.is_object()) continue;
+        error.code = e.value("code", json()).is_string() ? e["code"].get<std::string>() : std::string();
+        error.message = e.value("message", "");
+        // ["input", "quantities", "<i>", ...]: the quantity it is about.
+        const json field = e.value("field", json());
+        if (field.is_array() && field.size() >= 3 && field[1] == "quantities" && field[2].is_string()) {
+          const std::string& index = field[2].get_ref<const std::string&>();
+          if (!index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos)
+            error.quantity = static_cast<std::size_t>(std::stoul(index));
+        }
+        out.user_errors.push_back(std::move(error));
+      }
+    }
+  }
+  if (auto ext = doc.find("extensions"); ext != doc.end() && ext->is_object()) {
+    if (auto cost = ext->find("cost"); cost != ext->end() && cost->is_object()) {
+      const json status = cost->value("throttleStatus", json::object());
+      auto available = status.is_object() ? number(status, "currentlyAvailable") : std::nullopt;
+      if (available) {
+        SetQuantitiesAnswer::Cost c;
+        c.requested = number(*cost, "requestedQueryCost").value_or(0);
+        c.currently_available = *available;
+        c.maximum_available = number(status, "maximumAvailable").value_or(0);
+        c.restore_rate = number(status, "restoreRate").value_or(0);
+        out.cost = c;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace trueup::connectors::shopify

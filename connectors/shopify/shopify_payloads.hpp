@@ -21,6 +21,7 @@
 //
 // Thread-safety: pure functions.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -187,5 +188,51 @@ struct InventoryLevelSet {
 };
 Result<nlohmann::json> build_inventory_level_set(const InventoryLevelSet& request);
 Result<InventoryLevelSet> decode_inventory_level_set(std::string_view body);
+
+// GraphQL Admin API `inventorySetQuantities` (POST graphql.json), API
+// 2026-04 rules: the `@idempotent(key:)` directive is required (the same key
+// with the same input is applied once), and every quantity names
+// `changeFromQuantity` (null: set without comparing, which is what a
+// set-to-value push wants). Name "available", reason "correction", at most
+// kMaxSetQuantities quantities a call. Ids are decimal digits, written as
+// gid://shopify/InventoryItem/<id> and gid://shopify/Location/<id>.
+inline constexpr std::size_t kMaxSetQuantities = 250;
+
+struct QuantitySet {
+  std::string inventory_item_id;
+  std::string location_id;
+  std::int64_t quantity = 0;
+};
+// {"query": <the mutation>, "variables": {"input": {...}, "idempotencyKey": key}}
+Result<nlohmann::json> build_inventory_set_quantities(const std::vector<QuantitySet>& quantities,
+                                                      const std::string& idempotency_key);
+
+// What graphql.json answered to inventorySetQuantities.
+struct SetQuantitiesAnswer {
+  struct UserError {
+    std::optional<std::size_t> quantity;  // the index in input.quantities the error names, if any
+    std::string code;
+    std::string message;
+  };
+  struct TopLevelError {
+    std::string code;  // extensions.code: THROTTLED, IDEMPOTENCY_CONFLICT, BAD_REQUEST, ...
+    std::string message;
+  };
+  // extensions.cost (GraphQL's cost-based limit), when given.
+  struct Cost {
+    double requested = 0;
+    double currently_available = 0;
+    double maximum_available = 0;
+    double restore_rate = 0;
+  };
+  bool applied = false;  // data.inventorySetQuantities present (userErrors may still refuse it)
+  std::vector<UserError> user_errors;
+  std::vector<TopLevelError> errors;
+  std::optional<Cost> cost;
+
+  bool throttled() const;
+};
+// invalid_argument when the body is not a GraphQL answer (no data, no errors).
+Result<SetQuantitiesAnswer> decode_inventory_set_quantities_answer(std::string_view body);
 
 }  // namespace trueup::connectors::shopify

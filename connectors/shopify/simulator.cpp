@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -151,6 +152,7 @@ class ShopifySimulator::Shop {
  public:
   Shop(const ShopifySimulatorSettings& settings, sim::SimulatorCore& core) : settings_(settings), core_(core) {
     domain_ = settings.shop_domain;
+    refill_graphql_points();
   }
 
   Status load(const json& seed);
@@ -170,6 +172,8 @@ class ShopifySimulator::Shop {
   http::Response admin_create_refund(const http::Request& request);
   http::Response admin_set_level(const http::Request& request);
   http::Response graphql(const http::Request& request);
+  // The GraphQL points back to full (POST /_sim/reset).
+  void refill_graphql_points();
 
  private:
   using Events = std::vector<sim::WebhookEvent>;
@@ -179,6 +183,15 @@ class ShopifySimulator::Shop {
     auto text = model::Timestamp::from_utc(std::chrono::floor<std::chrono::seconds>(now), offset_minutes_).to_string();
     if (!text.empty() && text.back() == 'Z') text.replace(text.size() - 1, 1, "+00:00");
     return text;
+  }
+  // A write's wall time with microseconds, for the write log: when the shop
+  // applied it (benchmarks measure latency to it).
+  std::string applied_at() const {
+    const auto now = settings_.wall_clock ? settings_.wall_clock() : std::chrono::system_clock::now();
+    return format_utc(std::chrono::floor<std::chrono::microseconds>(now), 6);
+  }
+  std::chrono::steady_clock::time_point steady_now() const {
+    return settings_.clock ? settings_.clock() : std::chrono::steady_clock::now();
   }
   std::int64_t new_id() { return next_id_++; }
   void event(Events& events, std::string topic, const json& body) {
@@ -217,6 +230,8 @@ class ShopifySimulator::Shop {
   std::map<std::int64_t, json> orders_;
   // GraphQL @idempotent keys: the input they came with and the answer given.
   std::map<std::string, std::pair<std::string, json>> idempotent_;
+  // GraphQL's cost-based limit: points in use leak back at the restore rate.
+  std::unique_ptr<connector::Budget> graphql_points_;
 };
 
 Status ShopifySimulator::Shop::load(const json& seed) {
@@ -828,9 +843,10 @@ http::Response ShopifySimulator::Shop::level_change(const http::Request& request
   const std::string key = std::to_string(*item) + "@" + std::to_string(*location);
   if (from_api) {
     core_.inspection().count_key("inventory_item_location", key);
-    core_.inspection().record_write(
-        "inventory_levels/set",
-        json{{"inventory_item_id", *item}, {"location_id", *location}, {"available", body->available}});
+    core_.inspection().record_write("inventory_levels/set", json{{"inventory_item_id", *item},
+                                                                 {"location_id", *location},
+                                                                 {"available", body->available},
+                                                                 {"applied_at", applied_at()}});
   }
   const bool changed = put_level(*item, *location, body->available);
   json level = level_json(*item, *location);
@@ -885,23 +901,37 @@ json graphql_errors(const std::string& message, std::string_view code) {
   return json{{"errors", json::array({json{{"message", message}, {"extensions", {{"code", code}}}}})}};
 }
 
+// extensions.cost as Shopify writes it; actual is null when nothing ran.
+json graphql_cost(double requested, std::optional<double> actual, const connector::BudgetSnapshot& points) {
+  const auto whole = [](double v) { return static_cast<std::int64_t>(std::floor(v)); };
+  return json{{"cost",
+               {{"requestedQueryCost", whole(requested)},
+                {"actualQueryCost", actual ? json(whole(*actual)) : json(nullptr)},
+                {"throttleStatus",
+                 {{"maximumAvailable", points.capacity},
+                  {"currentlyAvailable", whole(points.remaining)},
+                  {"restoreRate", points.rate_per_second}}}}}};
+}
+
 json set_quantities_payload(json group, json user_errors) {
-  return json{
-      {"data",
-       {{"inventorySetQuantities",
-         {{"inventoryAdjustmentGroup", std::move(group)}, {"userErrors", std::move(user_errors)}}}}},
-      {"extensions",
-       {{"cost",
-         {{"requestedQueryCost", 10},
-          {"actualQueryCost", 10},
-          {"throttleStatus", {{"maximumAvailable", 2000.0}, {"currentlyAvailable", 1990}, {"restoreRate", 100.0}}}}}}}};
+  return json{{"data",
+               {{"inventorySetQuantities",
+                 {{"inventoryAdjustmentGroup", std::move(group)}, {"userErrors", std::move(user_errors)}}}}}};
 }
 
 }  // namespace
 
+void ShopifySimulator::Shop::refill_graphql_points() {
+  graphql_points_ = std::make_unique<connector::Budget>(
+      connector::BudgetSettings::leaky_bucket(settings_.graphql_bucket_size, settings_.graphql_restore_rate));
+}
+
 // POST graphql.json: only the inventorySetQuantities mutation, with its input
 // in `variables.input` (API 2026-04 rules: @idempotent key required, every
-// quantity names changeFromQuantity, null opting out of the check).
+// quantity names changeFromQuantity, null opting out of the check; at most
+// 250 quantities), under the cost-based limit: a mutation takes
+// graphql_mutation_cost points, and without them the answer is THROTTLED
+// and nothing runs.
 http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
   auto body = parse_exact(request.body);
   if (!body || !body->is_object() || !body->value("query", json()).is_string())
@@ -911,22 +941,41 @@ http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
   if (query.find("inventorySetQuantities") == std::string::npos)
     return exact_json_response(
         200, graphql_errors("The simulator answers only the inventorySetQuantities mutation", "NOT_SIMULATED"));
+  const double cost = settings_.graphql_mutation_cost;
+  const auto now = steady_now();
+  if (core_.faults().settings().rate_limit && !graphql_points_->try_acquire(now, cost).granted) {
+    core_.inspection().count_throttled();
+    json throttled = graphql_errors("Throttled", "THROTTLED");
+    throttled["errors"][0]["extensions"]["documentation"] = "https://shopify.dev/api/usage/rate-limits";
+    throttled["extensions"] = graphql_cost(cost, std::nullopt, graphql_points_->snapshot(now));
+    return exact_json_response(200, throttled);
+  }
+  const auto with_cost = [&](json answer) {
+    answer["extensions"] = graphql_cost(cost, cost, graphql_points_->snapshot(now));
+    return exact_json_response(200, answer);
+  };
   const auto key = idempotency_key(query, variables);
   if (!key || key->empty())
-    return exact_json_response(
-        200, graphql_errors("The @idempotent directive with a key is required for this mutation", "BAD_REQUEST"));
+    return with_cost(
+        graphql_errors("The @idempotent directive with a key is required for this mutation", "BAD_REQUEST"));
   const json input = variables.value("input", json());
   if (!input.is_object() || !input.value("quantities", json()).is_array())
-    return exact_json_response(200, graphql_errors("Variable $input of type InventorySetQuantitiesInput! was "
-                                                   "provided invalid value (quantities)",
-                                                   "INVALID_VARIABLE"));
+    return with_cost(
+        graphql_errors("Variable $input of type InventorySetQuantitiesInput! was "
+                       "provided invalid value (quantities)",
+                       "INVALID_VARIABLE"));
+  if (input["quantities"].size() > kMaxSetQuantities)
+    return with_cost(graphql_errors("The input array size of " + std::to_string(input["quantities"].size()) +
+                                        " is greater than the maximum allowed of " + std::to_string(kMaxSetQuantities) +
+                                        ".",
+                                    "MAX_INPUT_SIZE_EXCEEDED"));
   core_.inspection().count_key("idempotency_key", *key);
   const std::string fingerprint = dump_exact(input);
   if (auto seen = idempotent_.find(*key); seen != idempotent_.end()) {
     if (seen->second.first != fingerprint)
-      return exact_json_response(200, graphql_errors("The idempotency key was already used with different parameters",
-                                                     "IDEMPOTENCY_CONFLICT"));
-    return exact_json_response(200, seen->second.second);  // the first answer again, nothing applied twice
+      return with_cost(
+          graphql_errors("The idempotency key was already used with different parameters", "IDEMPOTENCY_CONFLICT"));
+    return with_cost(seen->second.second);  // the first answer again, nothing applied twice
   }
   const std::string name = input.value("name", "");
   json user_errors = json::array();
@@ -940,8 +989,10 @@ http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
     std::int64_t item, location, quantity, before;
   };
   std::vector<Change> changes;
+  // Every quantity is checked and each faulty one named; any error and
+  // nothing is applied.
   const json& quantities = input["quantities"];
-  for (std::size_t i = 0; i < quantities.size() && user_errors.empty(); ++i) {
+  for (std::size_t i = 0; i < quantities.size(); ++i) {
     const json& q = quantities[i];
     const json field = json::array({"input", "quantities", std::to_string(i)});
     auto with = [&field](const char* member) {
@@ -953,28 +1004,28 @@ http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
     const auto location = gid_id(q.value("locationId", json()), "Location");
     if (!item || !variant_of_item_.contains(*item)) {
       user_error(with("inventoryItemId"), "INVALID_INVENTORY_ITEM", "The specified inventory item could not be found.");
-      break;
+      continue;
     }
     if (!location || !locations_.contains(*location)) {
       user_error(with("locationId"), "INVALID_LOCATION", "The specified location could not be found.");
-      break;
+      continue;
     }
     if (!q.value("quantity", json()).is_number_integer()) {
       user_error(with("quantity"), "INVALID_QUANTITY", "The quantity must be an integer.");
-      break;
+      continue;
     }
     auto level = levels_.find({*item, *location});
     const std::int64_t before = level == levels_.end() ? 0 : level->second.available;
     if (!q.contains("changeFromQuantity")) {
       user_error(with("changeFromQuantity"), "CHANGE_FROM_QUANTITY_REQUIRED",
                  "changeFromQuantity is required; pass null to skip the check.");
-      break;
+      continue;
     }
     const json& from = q["changeFromQuantity"];
     if (!from.is_null() && (!from.is_number_integer() || from.get<std::int64_t>() != before)) {
       user_error(with("changeFromQuantity"), "CHANGE_FROM_QUANTITY_STALE",
                  "The specified compare quantity does not match the current quantity.");
-      break;
+      continue;
     }
     changes.push_back(Change{*item, *location, q["quantity"].get<std::int64_t>(), before});
   }
@@ -995,8 +1046,9 @@ http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
                                    {"item", {{"id", gid("InventoryItem", c.item)}}},
                                    {"location", {{"id", gid("Location", c.location)}}}});
     }
-    core_.inspection().record_write("inventorySetQuantities",
-                                    json{{"idempotency_key", *key}, {"input", json::parse(fingerprint)}});
+    core_.inspection().record_write(
+        "inventorySetQuantities",
+        json{{"idempotency_key", *key}, {"input", json::parse(fingerprint)}, {"applied_at", applied_at()}});
     answer = set_quantities_payload(json{{"createdAt", now_text()},
                                          {"reason", input.value("reason", "correction")},
                                          {"referenceDocumentUri", input.value("referenceDocumentUri", json())},
@@ -1005,7 +1057,7 @@ http::Response ShopifySimulator::Shop::graphql(const http::Request& request) {
   }
   idempotent_[*key] = {fingerprint, answer};
   publish(events);
-  return exact_json_response(200, answer);
+  return with_cost(std::move(answer));
 }
 
 http::Response ShopifySimulator::Shop::admin_create_orders(const http::Request& request) {
@@ -1193,14 +1245,21 @@ Result<ShopifySimulatorSettings> apply_simulator_config(const ShopifySimulatorSe
       s.api_version = value.get<std::string>();
     } else if (name == "unprefixed_webhook_headers" && value.is_boolean()) {
       s.unprefixed_webhook_headers = value.get<bool>();
-    } else if ((name == "bucket_size" || name == "leak_per_second") && (value.is_number() || is_decimal_text(value))) {
+    } else if (auto* slot = name == "bucket_size"             ? &s.bucket_size
+                            : name == "leak_per_second"       ? &s.leak_per_second
+                            : name == "graphql_bucket_size"   ? &s.graphql_bucket_size
+                            : name == "graphql_restore_rate"  ? &s.graphql_restore_rate
+                            : name == "graphql_mutation_cost" ? &s.graphql_mutation_cost
+                                                              : nullptr;
+               slot != nullptr && (value.is_number() || is_decimal_text(value))) {
       const double v = value.is_number() ? value.get<double>() : std::stod(*number_text(value));
       if (!(v > 0) || v > 100000) return invalid(at, "expected a positive number");
-      (name == "bucket_size" ? s.bucket_size : s.leak_per_second) = v;
+      *slot = v;
     } else {
       return invalid(at,
                      "unknown member or wrong type (shop_domain, api_version, unprefixed_webhook_headers, "
-                     "bucket_size, leak_per_second, faults, webhooks)");
+                     "bucket_size, leak_per_second, graphql_bucket_size, graphql_restore_rate, "
+                     "graphql_mutation_cost, faults, webhooks)");
     }
   }
   return s;
@@ -1298,13 +1357,16 @@ Result<std::unique_ptr<ShopifySimulator>> ShopifySimulator::create(ShopifySimula
   router.add("GET", api + "/variants/{file}", gate.wrap("variants.get", locked(&Shop::get_variant)));
   router.add("GET", api + "/inventory_levels.json", gate.wrap("inventory_levels.list", locked(&Shop::list_levels)));
   router.add("POST", api + "/inventory_levels/set.json", gate.wrap("inventory_levels/set", locked(&Shop::set_level)));
-  // GraphQL has its own cost-based limit, not the REST bucket (not simulated).
+  // GraphQL has its own cost-based limit (in Shop::graphql), not the REST bucket.
   router.add("POST", api + "/graphql.json", sim->graphql_gate_->wrap("graphql", locked(&Shop::graphql)));
   router.add_sync("POST", "/_sim/orders", locked(&Shop::admin_create_orders));
   router.add_sync("PUT", "/_sim/orders/{id}", locked(&Shop::admin_update_order));
   router.add_sync("POST", "/_sim/refunds", locked(&Shop::admin_create_refund));
   router.add_sync("PUT", "/_sim/inventory_levels", locked(&Shop::admin_set_level));
-  sim->core_->add_admin_routes(router);
+  sim->core_->add_admin_routes(router, [&shop] {
+    std::lock_guard lock(shop.mu_);
+    shop.refill_graphql_points();
+  });
   return sim;
 }
 

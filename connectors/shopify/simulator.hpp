@@ -41,6 +41,11 @@ struct ShopifySimulatorSettings {
   bool unprefixed_webhook_headers = false;               // `Shopify-Topic` instead of `X-Shopify-Topic`
   double bucket_size = 40;                               // REST leaky bucket (standard plan)
   double leak_per_second = 2;
+  // GraphQL's cost-based limit (standard plan): points, restored a second,
+  // and what one inventorySetQuantities mutation costs.
+  double graphql_bucket_size = 2000;
+  double graphql_restore_rate = 100;
+  double graphql_mutation_cost = 10;
   connectors::sim::FaultSettings faults;
   connectors::sim::DeliverySettings webhooks;
   connectors::sim::SteadyClock clock;                                 // the bucket's; empty = steady_clock
@@ -49,7 +54,8 @@ struct ShopifySimulatorSettings {
 };
 
 // The config file's members over `base`: {shop_domain, api_version,
-// unprefixed_webhook_headers, bucket_size, leak_per_second, faults: {...},
+// unprefixed_webhook_headers, bucket_size, leak_per_second,
+// graphql_bucket_size, graphql_restore_rate, graphql_mutation_cost, faults: {...},
 // webhooks: {url, timeout_ms, max_attempts, retry_delay_ms,
 // max_retry_delay_ms}}. Unknown members are errors.
 Result<ShopifySimulatorSettings> apply_simulator_config(const ShopifySimulatorSettings& base,

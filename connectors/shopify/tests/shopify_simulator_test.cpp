@@ -23,6 +23,7 @@
 #include "trueup/http/outbound.hpp"
 #include "trueup/http/server.hpp"
 #include "trueup/metrics/registry.hpp"
+#include "trueup/model/timestamp.hpp"
 
 namespace trueup::connectors::shopify {
 namespace {
@@ -415,9 +416,10 @@ TEST_F(ShopifySimulatorTest, GraphqlInventorySetQuantitiesWithIdempotencyKeyAndC
   auto a = json::parse(applied.body)["data"]["inventorySetQuantities"];
   EXPECT_EQ(a["userErrors"].size(), 0u) << applied.body;
   EXPECT_EQ(a["inventoryAdjustmentGroup"]["changes"][0]["delta"], -5);
-  // The same key and input: the first answer again, applied once.
+  // The same key and input: the first answer again, applied once (only the
+  // cost extension tells the two apart).
   auto replay = call("POST", path, mutation("@idempotent(key: $key)", "10", 5));
-  EXPECT_EQ(replay.body, applied.body);
+  EXPECT_EQ(json::parse(replay.body)["data"], json::parse(applied.body)["data"]);
   // The same key with other input: refused.
   auto conflict = errors_of(call("POST", path, mutation("@idempotent(key: $key)", "10", 6)));
   ASSERT_TRUE(conflict.contains("errors"));
@@ -438,6 +440,78 @@ TEST_F(ShopifySimulatorTest, GraphqlInventorySetQuantitiesWithIdempotencyKeyAndC
   auto seen = inspect();
   EXPECT_EQ(seen["keys"]["idempotency_key"]["k-1"], 3);
   EXPECT_EQ(seen["writes"]["inventorySetQuantities"], 2);
+}
+
+// A mutation over `quantities` (item ids) at the warehouse, key `key`.
+std::string set_quantities(const std::string& key, const std::vector<std::pair<std::string, int>>& quantities) {
+  json list = json::array();
+  for (const auto& [item, quantity] : quantities)
+    list.push_back({{"inventoryItemId", "gid://shopify/InventoryItem/" + item},
+                    {"locationId", "gid://shopify/Location/655441491"},
+                    {"quantity", quantity},
+                    {"changeFromQuantity", nullptr}});
+  return json{{"query",
+               "mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) "
+               "@idempotent(key: \"" +
+                   key + "\") { userErrors { field code } } }"},
+              {"variables", {{"input", {{"name", "available"}, {"reason", "correction"}, {"quantities", list}}}}}}
+      .dump();
+}
+
+TEST_F(ShopifySimulatorTest, GraphqlCostLimitAnswersThrottledUntilPointsAreRestored) {
+  ShopifySimulatorSettings settings;
+  settings.graphql_bucket_size = 25;
+  settings.graphql_restore_rate = 5;
+  settings.graphql_mutation_cost = 10;
+  start(settings);
+  const std::string path = "/admin/api/2026-07/graphql.json";
+  auto first = json::parse(call("POST", path, set_quantities("c-1", {{"808950810", 4}})).body);
+  EXPECT_EQ(first["extensions"]["cost"]["requestedQueryCost"], 10);
+  EXPECT_EQ(first["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"], 15);
+  EXPECT_EQ(first["extensions"]["cost"]["throttleStatus"]["maximumAvailable"], 25.0);
+  EXPECT_EQ(first["extensions"]["cost"]["throttleStatus"]["restoreRate"], 5.0);
+  ASSERT_EQ(call("POST", path, set_quantities("c-2", {{"808950810", 3}})).status, 200);
+  // 5 points left, 10 needed: THROTTLED, nothing runs, the key is not taken.
+  auto throttled = json::parse(call("POST", path, set_quantities("c-3", {{"808950810", 2}})).body);
+  ASSERT_TRUE(throttled.contains("errors")) << throttled.dump();
+  EXPECT_EQ(throttled["errors"][0]["extensions"]["code"], "THROTTLED");
+  EXPECT_FALSE(throttled.contains("data"));
+  EXPECT_TRUE(throttled["extensions"]["cost"]["actualQueryCost"].is_null());
+  EXPECT_EQ(throttled["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"], 5);
+  EXPECT_EQ(inspect()["keys"]["idempotency_key"].value("c-3", 0), 0);
+  // One second restores 5 points: enough again.
+  advance(std::chrono::milliseconds(1000));
+  auto later = json::parse(call("POST", path, set_quantities("c-3", {{"808950810", 2}})).body);
+  EXPECT_EQ(later["data"]["inventorySetQuantities"]["userErrors"].size(), 0u) << later.dump();
+  const json seen = inspect();
+  EXPECT_EQ(seen["throttled_429"], 1);
+  EXPECT_EQ(seen["writes"]["inventorySetQuantities"], 3);
+  // Each write is logged with its input and the time the shop applied it.
+  const json& last = seen["write_log"].back();
+  EXPECT_EQ(last["operation"], "inventorySetQuantities");
+  EXPECT_EQ(last["body"]["idempotency_key"], "c-3");
+  EXPECT_EQ(last["body"]["input"]["quantities"][0]["quantity"], 2);
+  EXPECT_TRUE(model::Timestamp::parse(last["body"]["applied_at"].get<std::string>()).ok()) << last.dump();
+}
+
+TEST_F(ShopifySimulatorTest, GraphqlNamesEveryFaultyQuantityAndAppliesNothing) {
+  start();
+  const std::string path = "/admin/api/2026-07/graphql.json";
+  auto refused = json::parse(
+      call("POST", path, set_quantities("u-1", {{"808950810", 7}, {"1", 1}, {"9223372036854775805", 2}, {"2", 3}}))
+          .body);
+  const json& errors = refused["data"]["inventorySetQuantities"]["userErrors"];
+  ASSERT_EQ(errors.size(), 2u) << refused.dump();
+  EXPECT_EQ(errors[0]["field"], json::array({"input", "quantities", "1", "inventoryItemId"}));
+  EXPECT_EQ(errors[0]["code"], "INVALID_INVENTORY_ITEM");
+  EXPECT_EQ(errors[1]["field"], json::array({"input", "quantities", "3", "inventoryItemId"}));
+  EXPECT_TRUE(refused["data"]["inventorySetQuantities"]["inventoryAdjustmentGroup"].is_null());
+  EXPECT_EQ(inspect()["writes"].value("inventorySetQuantities", 0), 0);
+  // More than 250 quantities: refused as a whole.
+  std::vector<std::pair<std::string, int>> many(251, {"808950810", 1});
+  auto too_many = json::parse(call("POST", path, set_quantities("u-2", many)).body);
+  ASSERT_TRUE(too_many.contains("errors")) << too_many.dump();
+  EXPECT_EQ(too_many["errors"][0]["extensions"]["code"], "MAX_INPUT_SIZE_EXCEEDED");
 }
 
 TEST_F(ShopifySimulatorTest, SeedErrorsNameThePointer) {
