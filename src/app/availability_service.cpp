@@ -1,13 +1,16 @@
 #include "availability_service.hpp"
 
+#include <cmath>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "trueup/connector/hub.hpp"
 #include "trueup/connector/operations.hpp"
+#include "trueup/core/digest.hpp"
 #include "trueup/inventory/availability.hpp"
 #include "trueup/inventory/push_schedule.hpp"
 #include "trueup/log/log.hpp"
@@ -19,6 +22,32 @@ namespace trueup::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using WallTime = std::chrono::system_clock::time_point;
+
+// A stock_dirty row: the position's on-hand and the earliest occurred_at of
+// the movements behind the mark (migrations/*/0012), when known.
+struct DirtyPosition {
+  std::string sku;
+  std::string location;
+  std::int64_t on_hand_e5 = 0;
+  std::optional<WallTime> sold_at;
+};
+
+// Milliseconds since the Unix epoch (as the drain reads the mark's Julian day).
+std::optional<WallTime> wall_time_of_ms(const std::optional<std::string>& ms) {
+  if (!ms) return std::nullopt;
+  const double v = std::strtod(ms->c_str(), nullptr);
+  if (!std::isfinite(v)) return std::nullopt;
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::duration<double, std::milli>(v)));
+}
+
+// A push taken from the schedule, with the time of the earliest sale it
+// carries (for the sale-to-channel latency; none after a restart or for a
+// reservation change).
+struct TakenPush {
+  inventory::DuePush due;
+  std::optional<WallTime> sold_at;
+};
 
 }  // namespace
 
@@ -41,8 +70,14 @@ struct AvailabilityService::Impl {
     metrics::Counter* failed = nullptr;
     metrics::Counter* retried = nullptr;
     metrics::Histogram* delay = nullptr;
+    metrics::Histogram* sale_to_channel = nullptr;
     metrics::Gauge* pending = nullptr;
     metrics::Counter* drift = nullptr;
+    bool batch = false;               // the connector offers set_available_batch
+    std::set<std::string> locations;  // whose stock feeds the channel
+    // Under mu: per SKU with a change not yet accepted by the channel, the
+    // earliest sale behind it.
+    std::unordered_map<inventory::SkuId, WallTime> unpushed_since;
     bool drift_supported = true;
     std::map<std::string, int> drift_streak;  // SKU -> checks in a row with drift
     std::thread thread;
@@ -57,7 +92,7 @@ struct AvailabilityService::Impl {
   inventory::AvailabilityEngine engine;
   std::unique_ptr<inventory::PushSchedule> schedule;
   std::vector<std::unique_ptr<Channel>> channels;
-  std::set<inventory::ChannelId> pushed_channels;
+  std::map<inventory::ChannelId, Channel*> pushed_channels;
   std::map<std::string, std::vector<std::string>> held_keys;  // order id -> reservation keys held in the engine
 
   std::mutex mu;
@@ -167,18 +202,21 @@ struct AvailabilityService::Impl {
     return Ok{};
   }
 
-  // The positions changed since the last drain.
-  Result<std::size_t> drain() {
-    std::vector<std::tuple<std::string, std::string, std::int64_t>> changed;
+  // The positions changed since the last drain (into `changed`), then the
+  // orders whose reservations changed.
+  Result<std::size_t> drain(std::vector<DirtyPosition>& changed) {
     auto st = store.transact([&](store::Transaction& tx) -> Status {
       changed.clear();
-      auto r = tx.exec("DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5");
+      auto r = tx.exec(
+          "DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5, (earliest_occurred_jd - 2440587.5) * "
+          "86400000.0");
       if (!r) return std::move(r).error();
-      for (const auto& row : r->rows) changed.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
+      for (const auto& row : r->rows)
+        changed.push_back(DirtyPosition{*row[0], *row[1], std::stoll(*row[2]), wall_time_of_ms(row[3])});
       return Ok{};
     });
     if (!st) return std::move(st).error();
-    for (const auto& [sku, location, on_hand] : changed) set(sku, location, on_hand, true);
+    for (const auto& p : changed) set(p.sku, p.location, p.on_hand_e5, true);
     std::vector<std::string> orders;
     auto dirty = store.transact([&](store::Transaction& tx) -> Status {
       orders.clear();
@@ -194,7 +232,9 @@ struct AvailabilityService::Impl {
   }
 
   void feed_loop() {
+    std::vector<DirtyPosition> drained;
     while (!wait(settings.poll_interval)) {
+      drained.clear();
       if (!leader()) {
         std::lock_guard lock(mu);
         loaded = false;
@@ -212,7 +252,7 @@ struct AvailabilityService::Impl {
         }
         std::lock_guard lock(mu);
         loaded = true;
-      } else if (auto n = drain(); !n) {
+      } else if (auto n = drain(drained); !n) {
         log::warn("availability: reading stock changes failed", {{"error", n.error().describe()}});
         continue;
       }
@@ -224,49 +264,139 @@ struct AvailabilityService::Impl {
         engine.mark_published(ch.channel, ch.sku, ch.available);
         return true;
       });
-      schedule->add(changes, Clock::now());
+      std::unordered_map<inventory::SkuId, std::vector<const DirtyPosition*>> sold;  // SKU -> its marks with a time
+      for (const auto& p : drained)
+        if (p.sold_at) sold[engine.sku_id(p.sku)].push_back(&p);
+      {
+        // With the schedule: a push thread takes a value and the sale times
+        // it carries together.
+        std::lock_guard lock(mu);
+        schedule->add(changes, Clock::now());
+        for (const auto& ch : changes) {
+          auto marks = sold.find(ch.sku);
+          if (marks == sold.end()) continue;
+          Channel& c = *pushed_channels.at(ch.channel);
+          for (const DirtyPosition* p : marks->second)
+            if (c.locations.contains(p->location)) keep_earliest(c, ch.sku, *p->sold_at);
+        }
+      }
       for (auto& c : channels) c->pending->set(static_cast<double>(schedule->pending(c->id)));
       cv.notify_all();
     }
   }
 
-  // Pushes one value; true when the channel took it (or it is given up).
-  void push(Channel& c, const inventory::DuePush& due) {
-    const std::string sku = engine.sku_code(due.sku);
-    connector::OutboundCall call;
-    call.operation = connector::kSetAvailable;
-    call.input = connector::set_available_input(sku, c.push.location, due.available);
-    // Unique per push, the same for its retries (requeue keeps first_seen): a
-    // later push of an earlier value is a new call, not a repeat.
-    call.idempotency_key = "avail:" + c.push.channel + ":" + sku + ":" + std::to_string(due.available) + ":" +
-                           std::to_string(due.first_seen.time_since_epoch().count());
-    call.deadline = Clock::now() + std::chrono::seconds(30);
-    auto r = c.target->perform(call);
-    if (!r) {
-      if (r.error().retryable()) {
-        c.retried->inc();
-        schedule->requeue(due, Clock::now());
-      } else {
-        c.failed->inc();
-        log::warn("availability push refused; tried again at the SKU's next change",
-                  {{"channel", c.push.channel}, {"sku", sku}, {"error", r.error().describe()}});
-      }
+  // Under mu.
+  static void keep_earliest(Channel& c, inventory::SkuId sku, WallTime sold_at) {
+    auto [it, added] = c.unpushed_since.emplace(sku, sold_at);
+    if (!added && sold_at < it->second) it->second = sold_at;
+  }
+
+  // A push the channel did not take: due again (retryable), with the sale
+  // time it carried, or given up until the SKU's next change.
+  void not_taken(Channel& c, const TakenPush& p, const std::string& sku, bool retryable, const std::string& error) {
+    if (retryable) {
+      c.retried->inc();
+      std::lock_guard lock(mu);
+      schedule->requeue(p.due, Clock::now());
+      if (p.sold_at) keep_earliest(c, p.due.sku, *p.sold_at);
       return;
     }
-    engine.mark_published(c.id, due.sku, due.available);
+    c.failed->inc();
+    log::warn("availability push refused; tried again at the SKU's next change",
+              {{"channel", c.push.channel}, {"sku", sku}, {"error", error}});
+  }
+
+  // Pushes the channel took: the engine's published values,
+  // availability_published (one statement), the metrics.
+  void taken(Channel& c, const std::vector<const TakenPush*>& pushes) {
+    if (pushes.empty()) return;
+    std::vector<store::Param> params;
+    for (const TakenPush* p : pushes) {
+      engine.mark_published(c.id, p->due.sku, p->due.available);
+      params.insert(params.end(), {c.push.channel, engine.sku_code(p->due.sku), p->due.available});
+    }
     auto st = store.transact([&](store::Transaction& tx) -> Status {
-      auto w = tx.exec(
-          "INSERT INTO availability_published (channel, sku, available) VALUES ($1, $2, $3) ON CONFLICT (channel, "
-          "sku) DO UPDATE SET available = excluded.available, pushed_at = CURRENT_TIMESTAMP",
-          {c.push.channel, sku, due.available});
+      auto w = tx.exec("INSERT INTO availability_published (channel, sku, available) VALUES " +
+                           store::values_tuples(pushes.size(), 3) +
+                           " ON CONFLICT (channel, sku) DO UPDATE SET available = excluded.available, pushed_at = "
+                           "CURRENT_TIMESTAMP",
+                       params);
       if (!w) return std::move(w).error();
       return Ok{};
     });
     if (!st)
-      log::warn("availability: published value not recorded (pushed again after a restart)",
-                {{"channel", c.push.channel}, {"sku", sku}, {"error", st.error().describe()}});
-    c.pushed->inc();
-    c.delay->observe(std::chrono::duration<double>(Clock::now() - due.first_seen).count());
+      log::warn(
+          "availability: published values not recorded (pushed again after a restart)",
+          {{"channel", c.push.channel}, {"values", std::to_string(pushes.size())}, {"error", st.error().describe()}});
+    const auto now = Clock::now();
+    const auto wall = std::chrono::system_clock::now();
+    for (const TakenPush* p : pushes) {
+      c.pushed->inc();
+      c.delay->observe(std::chrono::duration<double>(now - p->due.first_seen).count());
+      if (p->sold_at)
+        c.sale_to_channel->observe(std::max(0.0, std::chrono::duration<double>(wall - *p->sold_at).count()));
+    }
+  }
+
+  // Pushes one value with set_available.
+  void push(Channel& c, const TakenPush& p) {
+    const std::string sku = engine.sku_code(p.due.sku);
+    connector::OutboundCall call;
+    call.operation = connector::kSetAvailable;
+    call.input = connector::set_available_input(sku, c.push.location, p.due.available);
+    // Unique per push, the same for its retries (requeue keeps first_seen): a
+    // later push of an earlier value is a new call, not a repeat.
+    call.idempotency_key = "avail:" + c.push.channel + ":" + sku + ":" + std::to_string(p.due.available) + ":" +
+                           std::to_string(p.due.first_seen.time_since_epoch().count());
+    call.deadline = Clock::now() + std::chrono::seconds(30);
+    auto r = c.target->perform(call);
+    if (!r) return not_taken(c, p, sku, r.error().retryable(), r.error().describe());
+    taken(c, {&p});
+  }
+
+  // Pushes up to kMaxSetAvailableBatch values with one set_available_batch;
+  // each item is taken, due again or refused on its own.
+  void push_batch(Channel& c, const std::vector<TakenPush>& pushes) {
+    connector::SetAvailableBatch batch{c.push.location, {}};
+    // The same batch (a retry of the same values, first seen at the same
+    // times) has the same key; any other batch another.
+    std::string identity = c.push.location;
+    for (const auto& p : pushes) {
+      batch.items.push_back(connector::AvailableQuantity{engine.sku_code(p.due.sku), p.due.available});
+      identity += "|" + batch.items.back().sku + ":" + std::to_string(p.due.available) + ":" +
+                  std::to_string(p.due.first_seen.time_since_epoch().count());
+    }
+    connector::OutboundCall call;
+    call.operation = connector::kSetAvailableBatch;
+    call.input = connector::set_available_batch_input(batch);
+    call.idempotency_key = "avail:" + c.push.channel + ":" + sha256_hex(identity).substr(0, 32);
+    call.deadline = Clock::now() + std::chrono::seconds(30);
+    auto r = c.target->perform(call);
+    Result<std::vector<connector::ItemOutcome>> outcomes =
+        r ? connector::read_item_outcomes(*r) : Result<std::vector<connector::ItemOutcome>>(r.error());
+    if (!outcomes) {
+      // The call as a whole: every item shares its fate. An answer of the
+      // wrong shape may still have been applied: pushed again (set-to-value).
+      const bool retryable = r ? true : r.error().retryable();
+      for (std::size_t i = 0; i < pushes.size(); ++i)
+        not_taken(c, pushes[i], batch.items[i].sku, retryable, outcomes.error().describe());
+      return;
+    }
+    std::unordered_map<std::string, const connector::ItemOutcome*> by_sku;
+    for (const auto& o : *outcomes) by_sku.emplace(o.sku, &o);
+    std::vector<const TakenPush*> accepted;
+    for (std::size_t i = 0; i < pushes.size(); ++i) {
+      auto it = by_sku.find(batch.items[i].sku);
+      if (it == by_sku.end()) {
+        not_taken(c, pushes[i], batch.items[i].sku, true, "the connector's answer does not name it");
+      } else if (it->second->result == connector::ItemResult::accepted) {
+        accepted.push_back(&pushes[i]);
+      } else {
+        not_taken(c, pushes[i], batch.items[i].sku, it->second->result == connector::ItemResult::retry,
+                  it->second->error);
+      }
+    }
+    taken(c, accepted);
   }
 
   // Reads the channel back and makes every difference the engine's next
@@ -356,13 +486,30 @@ struct AvailabilityService::Impl {
         }
         if (ready && leader()) check_drift(c);
       }
-      auto due = schedule->take_due(c.id, Clock::now(), settings.pushes_per_take);
-      for (const auto& d : due) {
-        {
-          std::lock_guard lock(mu);
-          if (stopping) return;
+      std::vector<TakenPush> taken_now;
+      {
+        std::lock_guard lock(mu);
+        for (auto& d : schedule->take_due(c.id, Clock::now(),
+                                          c.batch ? std::min(settings.items_per_batch, connector::kMaxSetAvailableBatch)
+                                                  : settings.pushes_per_take)) {
+          std::optional<WallTime> sold_at;
+          if (auto it = c.unpushed_since.find(d.sku); it != c.unpushed_since.end()) {
+            sold_at = it->second;
+            c.unpushed_since.erase(it);
+          }
+          taken_now.push_back(TakenPush{d, sold_at});
         }
-        push(c, d);
+      }
+      if (c.batch && !taken_now.empty()) {
+        push_batch(c, taken_now);
+      } else {
+        for (const auto& p : taken_now) {
+          {
+            std::lock_guard lock(mu);
+            if (stopping) return;
+          }
+          push(c, p);
+        }
       }
       c.pending->set(static_cast<double>(schedule->pending(c.id)));
     }
@@ -389,9 +536,12 @@ Status AvailabilityService::start() {
       return make_error(Errc::invalid_argument, "availability: channel " + p.channel + ": " + op.error().message);
     auto c = std::make_unique<Impl::Channel>();
     c->id = *id;
-    impl.pushed_channels.insert(*id);
+    impl.pushed_channels[*id] = c.get();
     c->push = p;
     c->target = impl.hub.find(p.connector);
+    c->batch = impl.hub.operation(p.connector, connector::kSetAvailableBatch).ok();
+    for (const auto& rule : impl.settings.rules.channels)
+      if (rule.code == p.channel) c->locations.insert(rule.locations.begin(), rule.locations.end());
     const metrics::Labels ch{{"channel", p.channel}};
     const auto with = [&](const char* result) { return metrics::Labels{{"channel", p.channel}, {"result", result}}; };
     c->pushed = &impl.registry.counter("trueup_availability_pushes_total", "Availability pushes to channels by result.",
@@ -404,6 +554,14 @@ Status AvailabilityService::start() {
         &impl.registry.histogram("trueup_availability_push_delay_seconds",
                                  "From the change reaching the availability service to the channel accepting it.",
                                  {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900}, ch);
+    c->sale_to_channel = &impl.registry.histogram(
+        "trueup_availability_sale_to_channel_seconds",
+        "From the earliest sale (movement occurred_at) behind a pushed quantity to the channel accepting it.",
+        {0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600}, ch);
+    log::info("availability: channel pushes",
+              {{"channel", p.channel},
+               {"connector", p.connector},
+               {"operation", c->batch ? connector::kSetAvailableBatch : connector::kSetAvailable}});
     c->drift =
         &impl.registry.counter("trueup_inventory_drift_total",
                                "Channel quantities found different from what Trueup pushed (then repaired).", ch);

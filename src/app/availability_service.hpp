@@ -5,7 +5,8 @@
 //
 //   ledger step (any instance) --stock_dirty--> this service (the leader
 //   instance) --engine.set_on_hand--> drain_changes --PushSchedule--> one
-//   push thread per channel --connector.perform(set_available)--> channel
+//   push thread per channel --connector.perform(set_available_batch, else
+//   set_available)--> channel
 //
 // Inputs: the store is the source of truth. On taking the lead the service
 // loads every stock_position and the values last published
@@ -16,11 +17,16 @@
 // (the engine counts whole units).
 //
 // Pushes: per channel one thread, so the pushes of one (channel, SKU) never
-// overtake each other; the newest value wins while a push waits. A push is a
-// set-to-value call with idempotency key "avail:<channel>:<sku>:<value>";
-// accepted → availability_published and the engine's published value;
-// retryable failure → queued again; permanent failure (an unmapped SKU) →
-// logged and counted, tried again at the SKU's next change.
+// overtake each other; the newest value wins while a push waits. When the
+// channel's connector offers set_available_batch, everything due (up to
+// items_per_batch) goes in one call, idempotency key
+// "avail:<channel>:<digest of location, SKUs, values and first-seen times>"
+// (a retry of the same batch repeats the key); each item is then accepted,
+// due again or refused on its own. Otherwise one set-to-value call per SKU,
+// key "avail:<channel>:<sku>:<value>:<first seen>". Accepted →
+// availability_published and the engine's published value; retryable
+// failure → queued again; permanent failure (an unmapped SKU) → logged and
+// counted, tried again at the SKU's next change.
 //
 // Drift repair: every availability.drift.check_interval each push thread
 // reads its channel back (Connector::read_available) for the SKUs it has
@@ -32,8 +38,12 @@
 // Velocity: a drop of a position's on-hand counts as that many units sold
 // (POS and channel sales alike) for the hot tier.
 //
-// Metrics: trueup_availability_pushes_total{channel,result},
+// Metrics: trueup_availability_pushes_total{channel,result} (per SKU value),
 // trueup_availability_push_delay_seconds{channel} (change seen -> pushed),
+// trueup_availability_sale_to_channel_seconds{channel} (the earliest
+// movement occurred_at behind a pushed value, as the ledger's dirty mark
+// carries it, -> the channel accepting it; values without one, after a
+// restart or from reservations, are not observed),
 // trueup_availability_pending{channel}.
 //
 // Thread-safety: start()/stop() from one thread.
@@ -75,7 +85,8 @@ struct AvailabilityServiceSettings {
   inventory::AvailabilityRules rules;
   std::vector<ChannelPush> pushes;  // channels without one are computed, not pushed
   std::chrono::milliseconds poll_interval{100};
-  std::size_t pushes_per_take = 16;
+  std::size_t pushes_per_take = 16;   // set_available calls per wake-up
+  std::size_t items_per_batch = 250;  // values per set_available_batch call (at most kMaxSetAvailableBatch)
 };
 
 class AvailabilityService {
@@ -87,7 +98,8 @@ class AvailabilityService {
   ~AvailabilityService();
 
   // Checks that every push names a configured connector with a
-  // set_available operation and a channel of the rules; starts the threads.
+  // set_available operation and a channel of the rules; notes which offer
+  // set_available_batch; starts the threads.
   Status start();
   void stop();
 

@@ -31,11 +31,16 @@ Result<Position> apply(store::Transaction& tx, const std::string& sku, const std
   if (r->rows.empty() || !r->rows[0][0] || !r->rows[0][1] || !r->rows[0][2])
     return make_error(Errc::internal, "stock position not returned");
   const Position out{std::stoll(*r->rows[0][0]), std::stoll(*r->rows[0][1]), std::stoll(*r->rows[0][2])};
-  // For the availability service (stock_dirty in migrations/*/0008).
+  // For the availability service (stock_dirty in migrations/*/0008), with
+  // the earliest occurred_at of the movements behind the mark (*/0012: the
+  // sale-to-channel latency starts there).
   auto dirty = tx.exec(
-      "INSERT INTO stock_dirty (sku, location, on_hand_e5) VALUES ($1, $2, $3) ON CONFLICT (sku, location) DO UPDATE "
-      "SET on_hand_e5 = excluded.on_hand_e5",
-      {sku, location, out.on_hand});
+      "INSERT INTO stock_dirty (sku, location, on_hand_e5, earliest_occurred_jd) VALUES ($1, $2, $3, (SELECT "
+      "julianday(occurred_at) FROM inventory_ledger WHERE movement_id = $4)) ON CONFLICT (sku, location) DO UPDATE "
+      "SET on_hand_e5 = excluded.on_hand_e5, earliest_occurred_jd = CASE WHEN stock_dirty.earliest_occurred_jd IS "
+      "NULL OR excluded.earliest_occurred_jd < stock_dirty.earliest_occurred_jd THEN excluded.earliest_occurred_jd "
+      "ELSE stock_dirty.earliest_occurred_jd END",
+      {sku, location, out.on_hand, movement_id});
   if (!dirty) return std::move(dirty).error();
   return out;
 }

@@ -1,11 +1,15 @@
 // Availability through the real binary on PostgreSQL and Kafka: movements
 // accepted by the system API change stock; the availability service
 // computes the channel's quantity (safety stock, share) and pushes it to the
-// Shopify simulator through the connector's set_available; a restart pushes
-// nothing that the channel already shows.
+// Shopify simulator through the connector's set_available_batch (GraphQL
+// inventorySetQuantities); a restart pushes nothing that the channel already
+// shows, and what it does push goes in one batch.
 #include <gtest/gtest.h>
 
 #include <signal.h>
+
+#include <algorithm>
+#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -123,7 +127,7 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("trueup_availability_pushes_total{channel=\"web-" + run + "\",result=\"accepted\"}"),
             std::string::npos);
-  auto before = json::parse(shop.get("/_sim/inspect")->body)["writes"].value("inventory_levels/set", 0LL);
+  auto before = json::parse(shop.get("/_sim/inspect")->body)["writes"].value("inventorySetQuantities", 0LL);
   stop_daemon(d);
 
   // A restart loads positions and published values: nothing to push.
@@ -137,8 +141,10 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
   ASSERT_EQ(client2.request("POST", "/v1/inventory/movements", movement(run + "-s3", "sale", sku, "-2"))->status, 202);
   EXPECT_TRUE(pushed(pg, shop, channel, sku, "808950810", 8));  // 19 -> 17 / 2 = 8
   const auto inspect = shop.get("/_sim/inspect")->body;
-  auto after = json::parse(inspect)["writes"].value("inventory_levels/set", 0LL);
+  auto after = json::parse(inspect)["writes"].value("inventorySetQuantities", 0LL);
   EXPECT_EQ(after, before + 1) << "only the new value was pushed: " << inspect;
+  EXPECT_EQ(json::parse(inspect)["write_log"].back()["body"]["input"]["quantities"].size(), 1u) << inspect;
+  EXPECT_EQ(json::parse(inspect)["writes"].value("inventory_levels/set", 0LL), 0) << "pushes go as batches";
 
   // Drift: someone sets the level in the shop's admin; the next check reads
   // it back and pushes the computed value again.
@@ -186,6 +192,165 @@ TEST(AvailabilityE2E, StockChangesArePushedToTheChannelOnceWithRulesApplied) {
   ASSERT_EQ(shipped->status, 202) << shipped->body;
   EXPECT_TRUE(pushed(pg, shop, channel, sku, "808950810", 8));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM stock_reservation WHERE order_id = '" + run + "-o1'"), "0");
+  stop_daemon(again);
+  sim->signal(SIGTERM);
+  EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());
+}
+
+// Now as RFC 3339 UTC: movements that just happened.
+std::string now_utc() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+// Many hot SKUs at two locations: every push goes as inventorySetQuantities
+// batches (no REST set), the shop ends with exactly the quantities the test
+// computes from the rules, the sale-to-channel latency is observed, and
+// after a restart without published values every SKU goes in one batch.
+TEST(AvailabilityE2E, HotPushesGoAsBatchesAndEqualTheComputedValues) {
+  const std::string pg = require_pg_url(), kafka = require_kafka();
+  ASSERT_FALSE(pg.empty() || kafka.empty());
+  std::string run = unique_name("avb");
+  for (auto& ch : run)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
+  constexpr int kSkus = 40;
+  const std::string channel = "web-" + run;
+  auto sku_of = [&](int i) { return run + "-S" + std::to_string(i); };
+  auto item_of = [](int i) { return std::to_string(7000000000 + i); };
+  json products = json::array(), levels = json::array();
+  for (int i = 1; i <= kSkus; ++i) {
+    products.push_back({{"id", 6000000000 + i},
+                        {"title", "Item " + std::to_string(i)},
+                        {"variants", json::array({{{"id", 8000000000 + i},
+                                                   {"title", "One"},
+                                                   {"sku", "ITEM-" + std::to_string(i)},
+                                                   {"price", "10.00"},
+                                                   {"inventory_item_id", 7000000000 + i}}})}});
+    levels.push_back({{"inventory_item_id", 7000000000 + i}, {"location_id", 655441491}, {"available", 0}});
+  }
+  const std::string seed = make_temp_dir("trueup-avb-seed-") + "/seed.json";
+  write_file(seed, json{{"shop", {{"domain", "avb.myshopify.com"}, {"currency", "USD"}}},
+                        {"locations", json::array({{{"id", 655441491}, {"name", "Warehouse"}}})},
+                        {"products", products},
+                        {"inventory_levels", levels}}
+                       .dump());
+  const std::uint16_t sim_port = free_port();
+  auto sim = start_simulator("shopify", sim_port, {"--seed", seed}, {{"SHOPIFY_ACCESS_TOKEN", kToken}});
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient shop("127.0.0.1", sim_port);
+
+  std::string hot;
+  for (int i = 1; i <= kSkus; ++i) hot += (i > 1 ? ", " : "") + sku_of(i);
+  const std::string yaml =
+      "instance_id: " + run +
+      "\nhttp:\n  port: ${PORT}\n  access_log: false\napi:\n  allow_anonymous: true\n"
+      "workflow:\n  poll_interval: 200ms\nstore:\n  postgres:\n    url: ${E2E_PG}\n"
+      "bus:\n  kafka:\n    bootstrap_servers: ${E2E_KAFKA}\n"
+      "connectors:\n  shopify:\n    - id: " +
+      run + "\n      channel: " + channel +
+      "\n      webhook_secret: ${SHOP_SECRET}\n      api_base_url: http://127.0.0.1:" + std::to_string(sim_port) +
+      "\n      access_token: ${SHOP_TOKEN}\n"
+      "availability:\n  safety_stock:\n    default: 1\n"
+      "  channels:\n    - code: " +
+      channel + "\n      locations: [WH, ST]\n      share_percent: 50\n      push_connector: " + run +
+      "\n      push_location: WH\n  tiers:\n    hot_skus: [" + hot + "]\n";
+  const std::map<std::string, std::string> env{
+      {"E2E_PG", pg}, {"E2E_KAFKA", kafka}, {"SHOP_SECRET", "shpss_e2e"}, {"SHOP_TOKEN", kToken}};
+  Daemon d;
+  start_daemon(d, yaml, env);
+  ASSERT_FALSE(HasFatalFailure());
+  HttpClient client("127.0.0.1", d.port);
+  auto map = [&](const std::string& path, const std::string& canonical) {
+    auto r = client.request("PUT", "/v1/crosswalk/shopify/" + path, json{{"canonical_id", canonical}}.dump());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  map("location/655441491", "WH");
+  for (int i = 1; i <= kSkus; ++i) map("inventory_item/" + item_of(i), sku_of(i));
+  ASSERT_FALSE(HasFatalFailure());
+
+  // The test's own figures: per location max(0, on hand - 1), summed, half.
+  std::map<int, std::pair<long long, long long>> stock;  // i -> (WH, ST)
+  auto expected = [&](int i) {
+    const auto [wh, st] = stock[i];
+    return (std::max(0LL, wh - 1) + std::max(0LL, st - 1)) / 2;
+  };
+  auto move = [&](const std::string& id, const std::string& kind, int i, const std::string& location, long long q) {
+    (location == "WH" ? stock[i].first : stock[i].second) += q;
+    return json{{"movement_id", id},
+                {"kind", kind},
+                {"sku", sku_of(i)},
+                {"location", location},
+                {"quantity_delta", std::to_string(q)},
+                {"occurred_at", now_utc()},
+                {"source_system", "wms"},
+                {"source_reference", id}};
+  };
+  // Every SKU's expected value is in availability_published, then in the shop.
+  auto all_pushed = [&]() {
+    std::string values;
+    for (int i = 1; i <= kSkus; ++i)
+      values += (i > 1 ? ", ('" : "('") + sku_of(i) + "', " + std::to_string(expected(i)) + ")";
+    EXPECT_TRUE(eventually(pg,
+                           "SELECT count(*) FROM availability_published WHERE channel = '" + channel +
+                               "' AND (sku, available) IN (VALUES " + values + ")",
+                           std::to_string(kSkus), std::chrono::seconds(120)));
+    std::string ids;
+    for (int i = 1; i <= kSkus; ++i) ids += (i > 1 ? "," : "") + item_of(i);
+    auto r = shop.request("GET", "/admin/api/2026-07/inventory_levels.json?limit=250&inventory_item_ids=" + ids, "",
+                          {{"X-Shopify-Access-Token", kToken}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    std::map<std::string, long long> shown;
+    const json answer = json::parse(r->body);
+    for (const auto& level : answer["inventory_levels"])
+      shown[std::to_string(level["inventory_item_id"].get<long long>())] = level["available"].get<long long>();
+    for (int i = 1; i <= kSkus; ++i) EXPECT_EQ(shown[item_of(i)], expected(i)) << sku_of(i);
+  };
+
+  json receipts = json::array();
+  for (int i = 1; i <= kSkus; ++i) {
+    receipts.push_back(move(run + "-rw" + std::to_string(i), "receipt", i, "WH", 10 + i));
+    receipts.push_back(move(run + "-rs" + std::to_string(i), "receipt", i, "ST", i));
+  }
+  auto in = client.request("POST", "/v1/inventory/movements", receipts.dump());
+  ASSERT_TRUE(in);
+  ASSERT_EQ(in->status, 202) << in->body;
+  all_pushed();
+  json sales = json::array();
+  for (int i = 1; i <= kSkus; i += 2) sales.push_back(move(run + "-s" + std::to_string(i), "sale", i, "ST", -1));
+  for (int i = 2; i <= kSkus; i += 3) sales.push_back(move(run + "-t" + std::to_string(i), "sale", i, "WH", -3));
+  auto sold = client.request("POST", "/v1/inventory/movements", sales.dump());
+  ASSERT_TRUE(sold);
+  ASSERT_EQ(sold->status, 202) << sold->body;
+  all_pushed();
+
+  json inspect = json::parse(shop.get("/_sim/inspect")->body);
+  EXPECT_EQ(inspect["writes"].value("inventory_levels/set", 0LL), 0) << "no single REST pushes";
+  const long long batches = inspect["writes"].value("inventorySetQuantities", 0LL);
+  EXPECT_GE(batches, 1);
+  for (const auto& [key, n] : inspect["keys"]["idempotency_key"].items()) EXPECT_EQ(n, 1) << key;
+  auto metrics = client.get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string count_line = "trueup_availability_sale_to_channel_seconds_count{channel=\"" + channel + "\"} ";
+  const auto at = metrics->body.find(count_line);
+  ASSERT_NE(at, std::string::npos) << "the sale-to-channel latency is a metric";
+  EXPECT_GE(std::stoll(metrics->body.substr(at + count_line.size())), kSkus) << "observed per pushed value with a sale";
+  stop_daemon(d);
+
+  // Without published values, a restart pushes every SKU: all in one batch.
+  EXPECT_EQ(psql(pg, "DELETE FROM availability_published WHERE channel = '" + channel + "'"),
+            "DELETE " + std::to_string(kSkus));
+  Daemon again;
+  again.dir = d.dir;
+  start_daemon(again, yaml, env);
+  ASSERT_FALSE(HasFatalFailure());
+  all_pushed();
+  inspect = json::parse(shop.get("/_sim/inspect")->body);
+  EXPECT_EQ(inspect["writes"].value("inventorySetQuantities", 0LL), batches + 1) << inspect["writes"].dump();
+  EXPECT_EQ(inspect["write_log"].back()["body"]["input"]["quantities"].size(), static_cast<std::size_t>(kSkus));
   stop_daemon(again);
   sim->signal(SIGTERM);
   EXPECT_TRUE(sim->wait(std::chrono::seconds(30)).has_value());
