@@ -8,22 +8,45 @@ Result<nlohmann::json> post_sale_input(const model::Order& order) {
   if (!order.location)
     return make_error(Errc::invalid_argument, "order " + order.id + " has no location; the ERP document needs one");
   if (order.lines.empty()) return make_error(Errc::invalid_argument, "order " + order.id + " has no lines");
+  DocumentBooking document;
+  document.order_id = order.id;
+  document.external_document_number = order.external_reference;
+  document.location = *order.location;
+  // The sale's local date as the channel stated it: "2026-11-26T10:00:00+01:00" -> "2026-11-26".
+  document.posting_date = order.placed_at.to_string().substr(0, 10);
+  document.currency = order.currency;
+  for (const auto& line : order.lines) document.lines.push_back(DocumentLine{line.sku, line.quantity, line.unit_price});
+  return document_input(document);
+}
+
+// ERP documents ---------------------------------------------------------------
+
+Result<nlohmann::json> document_input(const DocumentBooking& document) {
+  const auto bad = [&](const std::string& what) {
+    return make_error(Errc::invalid_argument,
+                      "ERP document " + document.external_document_number + " (" + document.order_id + "): " + what);
+  };
+  if (document.location.empty()) return bad("no location; the ERP document needs one");
+  if (document.lines.empty()) return bad("no lines");
   nlohmann::json lines = nlohmann::json::array();
-  for (const auto& line : order.lines) {
+  for (const auto& line : document.lines) {
     nlohmann::json l{{"sku", line.sku}, {"quantity", line.quantity.to_string()}};
-    if (line.unit_price)
+    if (line.unit_price) {
+      if (!document.currency || line.unit_price->currency() != *document.currency)
+        return bad("line " + line.sku + " is priced in " + std::string(line.unit_price->currency().code()) +
+                   ", not in the document's currency");
       l["unit_price"] = {{"amount", line.unit_price->to_decimal_string()},
                          {"currency", std::string(line.unit_price->currency().code())}};
+    }
     lines.push_back(std::move(l));
   }
-  // The sale's local date as the channel stated it: "2026-11-26T10:00:00+01:00" -> "2026-11-26".
-  const std::string placed = order.placed_at.to_string();
-  return nlohmann::json{{"order_id", order.id},
-                        {"external_document_number", order.external_reference},
-                        {"location", *order.location},
-                        {"posting_date", placed.substr(0, 10)},
-                        {"currency", std::string(order.currency.code())},
-                        {"lines", std::move(lines)}};
+  nlohmann::json out{{"order_id", document.order_id},
+                     {"external_document_number", document.external_document_number},
+                     {"location", document.location},
+                     {"posting_date", document.posting_date}};
+  if (document.currency) out["currency"] = std::string(document.currency->code());
+  out["lines"] = std::move(lines);
+  return out;
 }
 
 nlohmann::json set_available_input(const std::string& sku, const std::string& location, std::int64_t available) {

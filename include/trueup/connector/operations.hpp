@@ -16,6 +16,10 @@
 //                  connector's ledger movements for the booked document carry
 //                  `order_id`, so they replace the provisional sale movements
 //                  of that order (inventory/ledger.hpp match keys).
+//   post_return    ERP: book a return (units back in stock) once per
+//                  external_document_number, as a credit memo: post_sale's
+//                  input with the units returned as positive quantities and
+//                  `order_id` the order id of the return's movements.
 //   set_available  channel: set a SKU's sellable quantity at a location:
 //                  {"sku", "location", "available": <integer >= 0>}
 //   set_count      POS: set the on-hand count at a location:
@@ -51,6 +55,32 @@ inline constexpr const char* kSetCount = "set_count";
 // The post_sale input of an order; invalid_argument when the order has no
 // location (an ERP document needs one) or no lines.
 Result<nlohmann::json> post_sale_input(const model::Order& order);
+
+// ---- ERP documents: a receipt, a per-store batch, a return ------------------
+
+inline constexpr const char* kPostReturn = "post_return";
+
+struct DocumentLine {
+  std::string sku;
+  Quantity quantity;
+  std::optional<Money> unit_price;  // absent: the ERP's own price
+};
+
+// What post_sale (a receipt, a batch of receipts) or post_return (a return)
+// books.
+struct DocumentBooking {
+  std::string order_id;                  // what the ERP's ledger entries of it carry
+  std::string external_document_number;  // the natural key
+  std::string location;
+  std::string posting_date;  // YYYY-MM-DD
+  std::optional<Currency> currency;
+  std::vector<DocumentLine> lines;
+};
+
+// The post_sale / post_return input of a document; invalid_argument without
+// location or lines, or with a unit price in another currency than
+// `currency` (or with one and no `currency`).
+Result<nlohmann::json> document_input(const DocumentBooking& document);
 
 nlohmann::json set_available_input(const std::string& sku, const std::string& location, std::int64_t available);
 
