@@ -123,9 +123,12 @@ std::string match_key(const model::InventoryMovement& m) {
 
 namespace {
 
+// The match key without its order id: "|<sku>|<location>".
+std::string key_suffix(const model::InventoryMovement& m) { return "|" + m.sku + "|" + m.location; }
+
 // The ledger step's writes (see ledger.hpp): the row, then the positions.
 Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const std::string& source,
-                       const LedgerSettings& settings, const std::string& workflow_id,
+                       const LedgerSettings& settings, const MovementRecorded& recorded, const std::string& workflow_id,
                        const model::InventoryMovement& m) {
   const bool count = m.kind == model::MovementKind::count;
   const std::int64_t q = count ? m.counted_quantity->scaled() : m.quantity_delta->scaled();
@@ -139,9 +142,15 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   if (!locked) return std::move(locked).error();
   std::string status(classify(m, settings));
   const std::string key = match_key(m);
-  // A provisional sale whose ERP twin is already in the ledger: counted there.
+  const std::string kind(model::to_string(m.kind));
+  // A provisional sale or return whose ERP twin is already in the ledger:
+  // counted there. The twin carries the order's id, or the id of the ERP
+  // document that booked it with others (erp_booked_order).
   if (status == "provisional" && !key.empty()) {
-    auto twin = tx.exec("SELECT 1 FROM inventory_ledger WHERE match_key = $1 AND status = 'applied'", {key});
+    auto twin = tx.exec(
+        "SELECT 1 FROM inventory_ledger WHERE status = 'applied' AND kind = $2 AND (match_key = $1 OR match_key IN "
+        "(SELECT document_id || $3 FROM erp_booked_order WHERE order_id = $4)) LIMIT 1",
+        {key, kind, key_suffix(m), *m.order_id});
     if (!twin) return std::move(twin).error();
     if (!twin->rows.empty()) status = "already_confirmed";
   }
@@ -170,7 +179,7 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   if (!inserted) return std::move(inserted).error();
   if (inserted->affected == 0) return Ok{};  // already in the ledger: never counted twice
   if (status == "observed" || status == "already_confirmed" || status == "counted" || status == "stale_count")
-    return Ok{};
+    return recorded ? recorded(tx, m, status) : Status(Ok{});
 
   // A count without an ERP: the deltas applied here that happened after it
   // are not in it.
@@ -206,7 +215,12 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
         replaced = *sum;
       }
     } else if (!key.empty()) {
-      auto sum = retire_provisional(tx, "matched", "match_key = $2", {key});
+      // The entry of a document that booked several orders replaces the
+      // provisional movements of each of them.
+      auto sum = retire_provisional(tx, "matched",
+                                    "kind = $3 AND (match_key = $2 OR match_key IN (SELECT order_id || $4 FROM "
+                                    "erp_booked_order WHERE document_id = $5))",
+                                    {key, kind, key_suffix(m), *m.order_id});
       if (!sum) return std::move(sum).error();
       replaced = *sum;
     }
@@ -241,24 +255,26 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
     auto appended = outbox.append(tx, to_outbox(model::stock_changed(p, ectx)));
     if (!appended) return std::move(appended).error();
   }
-  return Ok{};
+  return recorded ? recorded(tx, m, status) : Status(Ok{});
 }
 
 }  // namespace
 
-workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings) {
+workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings,
+                                         MovementRecorded recorded) {
   workflow::Step ledger;
   ledger.name = "ledger";
-  ledger.run = [&outbox, source, settings](workflow::StepContext& ctx) -> workflow::StepResult {
+  ledger.run = [&outbox, source, settings, recorded](workflow::StepContext& ctx) -> workflow::StepResult {
     auto movement = model::from_json<model::InventoryMovement>(ctx.input());
     // The input was validated at intake; failing now means a bug or a
     // changed codec: permanent, with the reason.
     if (!movement)
       return make_error(Errc::invalid_argument, "stored movement no longer parses: " + movement.error().message);
     const std::string workflow_id = ctx.workflow_id();
-    ctx.on_commit([&outbox, source, settings, workflow_id, m = std::move(movement).value()](store::Transaction& tx) {
-      return record_movement(tx, outbox, source, settings, workflow_id, m);
-    });
+    ctx.on_commit(
+        [&outbox, source, settings, recorded, workflow_id, m = std::move(movement).value()](store::Transaction& tx) {
+          return record_movement(tx, outbox, source, settings, recorded, workflow_id, m);
+        });
     return Ok{};
   };
   return workflow::WorkflowType{kMovementWorkflow, {std::move(ledger)}};

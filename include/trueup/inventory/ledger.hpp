@@ -9,9 +9,15 @@
 //
 //   With an authoritative system (the ERP), a position is confirmed +
 //   provisional = on_hand. The ERP's movements change `confirmed`; other
-//   systems' movements change `provisional` until the ERP's movement with
-//   the same match key (order, SKU, location) arrives, which retires them
-//   ("matched") — in either order, a sale is counted once. An ERP count sets
+//   systems' movements change `provisional` until the ERP's movement of the
+//   same kind (sale or return) with the same match key (order, SKU,
+//   location) arrives, which retires them ("matched") — in either order, a
+//   sale is counted once. An ERP entry whose order id is an ERP document
+//   that booked several orders (erp_booked_order: a per-store batch,
+//   erp_documents.hpp) retires the provisional movements of all of them, and
+//   a member's movement arriving after that entry is "already_confirmed".
+//   The kind keeps a channel's restock (a return carrying the sale's order
+//   id) apart from the sale itself. An ERP count sets
 //   `confirmed` and retires the provisional movements of its position that
 //   happened at or before it ("superseded"). Counts from other systems are
 //   recorded as "observed" and change nothing.
@@ -63,9 +69,16 @@ std::string_view classify(const model::InventoryMovement& m, const LedgerSetting
 // or for other kinds.
 std::string match_key(const model::InventoryMovement& m);
 
+// Called in the transaction that records a movement new to the ledger, with
+// the status it was recorded with (the daemon books POS returns in the ERP
+// there: erp_documents.hpp). An error rolls the recording back.
+using MovementRecorded =
+    std::function<Status(store::Transaction&, const model::InventoryMovement&, std::string_view status)>;
+
 // `source` is the ce_source of the events it emits ("/trueup/instances/{id}").
 // `outbox` must outlive the returned types.
-workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings = {});
+workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string source, LedgerSettings settings = {},
+                                         MovementRecorded recorded = {});
 // Whether an order in this status holds stock for its lines (pending, open,
 // on_hold, partially_fulfilled: the whole line quantity, as the canonical
 // order does not say how much of a line has shipped).
