@@ -66,8 +66,6 @@ using connector::WebhookRequest;
 using nlohmann::json;
 
 constexpr std::string_view kLedgerTopic = "itemLedgerEntry";
-// A POS return as a posted sales credit memo (the input is post_sale's).
-constexpr std::string_view kPostReturn = "post_return";
 // The crosswalk entity post_sale writes: externalDocumentNumber -> canonical order id.
 constexpr std::string_view kSalesDocumentEntity = "sales_document";
 // The member complete() adds to a Sale ledger entry.
@@ -340,7 +338,7 @@ class BusinessCentralConnector final : public connector::Connector {
                  std::string(settings_.sale_type == &kSalesOrders ? "order (shipAndInvoice)" : "invoice") +
                  ": lookup by externalDocumentNumber, create with its lines, post." + input,
              connector::Idempotency::natural_key, detail},
-            {std::string(kPostReturn),
+            {connector::kPostReturn,
              "Books a POS return as a posted sales credit memo (quantities = units returned): lookup by "
              "externalDocumentNumber, create with its lines, post." +
                  input,
@@ -353,7 +351,7 @@ class BusinessCentralConnector final : public connector::Connector {
       if (settings_.sale_type == &kSalesOrders) lookups.push_back(&kSalesOrders);
       return book(call, *settings_.sale_type, lookups);
     }
-    if (call.operation == kPostReturn) return book(call, kSalesCreditMemos, {&kSalesCreditMemos});
+    if (call.operation == connector::kPostReturn) return book(call, kSalesCreditMemos, {&kSalesCreditMemos});
     return Connector::perform(call);
   }
 
