@@ -11,6 +11,7 @@
 #include "trueup/connector/operations.hpp"
 #include "trueup/core/time.hpp"
 #include "trueup/core/version.hpp"
+#include "trueup/inventory/erp_documents.hpp"
 #include "trueup/inventory/ledger.hpp"
 #include "trueup/log/log.hpp"
 
@@ -20,6 +21,75 @@ namespace {
 long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// ---- ERP booking (erp: in docs/configuration.md) --------------------------
+
+bool listed(const std::vector<std::string>& list, std::string_view v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+// Whether sales and returns of `channel` are booked (erp.post_channels).
+bool posted_channel(const DaemonSettings::Erp& erp, std::string_view channel) {
+  return erp.post_channels.empty() || listed(erp.post_channels, channel);
+}
+
+// Kept visible rather than failing the recording: what cannot be booked.
+Status booking_impossible(workflow::ExceptionQueue& exceptions, store::Transaction& tx, const std::string& connector,
+                          const std::string& ref_type, const std::string& ref_id, const std::string& why) {
+  auto opened =
+      exceptions.open(tx, workflow::ExceptionSpec{"erp_posting_impossible",
+                                                  "error",
+                                                  {ref_type, ref_id},
+                                                  ref_type + " " + ref_id + " cannot be booked in the ERP: " + why,
+                                                  {{"connector", connector}}});
+  if (!opened) return std::move(opened).error();
+  return Ok{};
+}
+
+// A movement new to the ledger: a return that put stock back and that the
+// ERP has not booked (provisional, or already_confirmed: a late line of a
+// return whose credit memo is posted) joins its order's return document.
+Status book_return(const DaemonSettings::Erp& erp, workflow::Engine& engine, const workflow::Clock& clock,
+                   store::Transaction& tx, const model::InventoryMovement& m, std::string_view status) {
+  if (erp.connector.empty() || !erp.post_returns || m.kind != model::MovementKind::return_ || !m.order_id ||
+      !m.quantity_delta || m.quantity_delta->scaled() <= 0)
+    return Ok{};
+  if (status != "provisional" && status != "already_confirmed") return Ok{};
+  if (!posted_channel(erp, inventory::order_channel(*m.order_id))) return Ok{};
+  auto joined = inventory::join_return(tx, engine, erp.returns, m, clock.now());
+  if (!joined) return std::move(joined).error();
+  return Ok{};
+}
+
+// A closed ERP document (a batch, a return): its post_sale / post_return
+// workflow, once per document, in the transaction that closes it.
+Status post_erp_document(const DaemonSettings::Erp& erp, connector::Hub& hub, workflow::ExceptionQueue& exceptions,
+                         store::Transaction& tx, const inventory::ClosedErpDocument& d) {
+  const auto impossible = [&](const std::string& why) {
+    return booking_impossible(exceptions, tx, erp.connector, "erp_document", d.id, why);
+  };
+  if (erp.connector.empty()) return impossible("no erp.connector is configured any more");
+  connector::DocumentBooking booking{d.booked_order_id, d.external_document_number, d.location, d.posting_date, {}, {}};
+  if (d.currency) {
+    auto currency = Currency::from_code(*d.currency);
+    if (!currency) return impossible(currency.error().message);
+    booking.currency = *currency;
+  }
+  for (const auto& line : d.lines) {
+    connector::DocumentLine l{line.sku, line.quantity, std::nullopt};
+    if (line.unit_price_minor && booking.currency)
+      l.unit_price = Money::from_minor(*line.unit_price_minor, *booking.currency);
+    booking.lines.push_back(std::move(l));
+  }
+  auto input = connector::document_input(booking);
+  if (!input) return impossible(input.error().message);
+  const bool credit_memo = d.kind == inventory::ErpDocumentKind::return_;
+  auto started = hub.request(
+      tx, connector::OutboundRequest{erp.connector, credit_memo ? connector::kPostReturn : connector::kPostSale,
+                                     std::move(input).value(), "erp:" + d.id, "erp-document:" + d.id});
+  if (!started) return std::move(started).error();
+  return Ok{};
 }
 
 }  // namespace
@@ -104,6 +174,12 @@ Status Application::start_connectors(const std::string& source) {
   if (!settings_.erp.connector.empty()) {
     auto op = hub_->operation(settings_.erp.connector, connector::kPostSale);
     if (!op) return make_error(Errc::invalid_argument, "erp.connector: " + op.error().message);
+    if (settings_.erp.post_returns) {
+      auto returns = hub_->operation(settings_.erp.connector, connector::kPostReturn);
+      if (!returns)
+        return make_error(Errc::invalid_argument, "erp.post_returns: " + returns.error().message +
+                                                      " (set erp.post_returns: false to book no returns)");
+    }
   }
   return Ok{};
 }
@@ -132,29 +208,27 @@ Status Application::start_availability() {
   return Ok{};
 }
 
-// An order version recorded: starts its ERP posting once per order (the
-// connector_outbound workflow's dedupe key is the order id), in the same
-// transaction.
+// An order version recorded: books the sale in the ERP once, in the same
+// transaction. Per receipt: a connector_outbound post_sale workflow (dedupe
+// key "erp:<order id>"); per store batch: a place in its location's open
+// batch document, booked when the batch closes (inventory/erp_documents.hpp).
+// Either way erp_booked_order holds it once, so a sale is booked in one
+// document whatever the posting mode was when a later version came.
 Status Application::book_sale(store::Transaction& tx, const model::Order& order) {
   const auto& erp = settings_.erp;
   if (erp.connector.empty() || hub_ == nullptr) return Ok{};
-  const auto listed = [](const std::vector<std::string>& list, std::string_view v) {
-    return std::find(list.begin(), list.end(), v) != list.end();
-  };
-  if (!erp.post_channels.empty() && !listed(erp.post_channels, order.channel)) return Ok{};
+  if (!posted_channel(erp, order.channel)) return Ok{};
   if (!listed(erp.post_statuses, model::to_string(order.status))) return Ok{};
   auto input = connector::post_sale_input(order);
-  if (!input) {
-    // Kept visible rather than failing the order's recording.
-    auto opened = exceptions_->open(
-        tx, workflow::ExceptionSpec{"erp_posting_impossible",
-                                    "error",
-                                    {"order", order.id},
-                                    "order " + order.id + " cannot be booked in the ERP: " + input.error().message,
-                                    {{"connector", erp.connector}}});
-    if (!opened) return std::move(opened).error();
+  if (!input) return booking_impossible(*exceptions_, tx, erp.connector, "order", order.id, input.error().message);
+  if (erp.per_store_batch) {
+    auto joined = inventory::join_sale_batch(tx, *engine_, erp.batch, order, clock_.now());
+    if (!joined) return std::move(joined).error();
     return Ok{};
   }
+  auto claimed = inventory::claim_sale_booking(tx, order.id);
+  if (!claimed) return std::move(claimed).error();
+  if (!*claimed) return Ok{};
   auto started =
       hub_->request(tx, connector::OutboundRequest{erp.connector, connector::kPostSale, std::move(input).value(),
                                                    "order:" + order.id, "erp:" + order.id});
@@ -214,9 +288,19 @@ Status Application::start_core() {
   // With an ERP, its ledger is authoritative for on-hand (see ledger.hpp).
   inventory::LedgerSettings ledger;
   if (const auto* erp = hub_->find(settings_.erp.connector)) ledger.authoritative_system = erp->crosswalk_system();
-  engine_->define(inventory::movement_workflow(*outbox_, source, ledger));
+  // ERP booking: sales when their order is recorded, returns when their
+  // movement is, batches and returns when their document closes.
+  engine_->define(inventory::movement_workflow(
+      *outbox_, source, ledger,
+      [this](store::Transaction& tx, const model::InventoryMovement& m, std::string_view status) {
+        return book_return(settings_.erp, *engine_, clock_, tx, m, status);
+      }));
   engine_->define(inventory::order_workflow(
       [this](store::Transaction& tx, const model::Order& order) { return book_sale(tx, order); }));
+  engine_->define(
+      inventory::erp_document_workflow([this](store::Transaction& tx, const inventory::ClosedErpDocument& d) {
+        return post_erp_document(settings_.erp, *hub_, *exceptions_, tx, d);
+      }));
 
   auto producer = bus_->producer();
   if (!producer) return std::move(producer).error();

@@ -221,18 +221,41 @@ std::shared_ptr<const config::Schema> daemon_schema() {
               }),
       connectors_section(),
       inventory::availability_section(),
-      section("erp", "Booking channel sales in the ERP.",
-              {
-                  optional("connector", Type::string,
-                           "Instance id (connectors.<type>[].id) of the ERP connector; every recorded order of the "
-                           "channels below in a status below is booked there once (its post_sale operation, "
-                           "external document number = the order's external_reference). Unset: nothing is booked."),
-                  optional("post_channels", Type::string_list,
-                           "Canonical channels whose orders are booked, e.g. [pos]. Unset: every channel."),
-                  optional("post_statuses", Type::string_list,
-                           "Order statuses that book the sale. Unset: [closed, fulfilled] (a POS receipt is closed "
-                           "when paid; a web order once fulfilled)."),
-              }),
+      section(
+          "erp", "Booking channel sales and returns in the ERP.",
+          {
+              optional("connector", Type::string,
+                       "Instance id (connectors.<type>[].id) of the ERP connector; every recorded order of the "
+                       "channels below in a status below is booked there once (its post_sale operation, external "
+                       "document number = the order's external_reference, or the batch's: see `posting`). Unset: "
+                       "nothing is booked."),
+              optional("post_channels", Type::string_list,
+                       "Canonical channels whose orders and returns are booked, e.g. [pos]. Unset: every channel."),
+              optional("post_statuses", Type::string_list,
+                       "Order statuses that book the sale. Unset: [closed, fulfilled] (a POS receipt is closed "
+                       "when paid; a web order once fulfilled)."),
+              choice("posting", {"per_receipt", "per_store_batch"}, "per_receipt",
+                     "per_receipt: one sales document per order. per_store_batch: the orders of one location "
+                     "recorded while its batch is open are one sales document, lines summed per SKU and unit price, "
+                     "external document number <location>-<yyyymmdd>-<n>."),
+              bounded(with_default("batch_interval", Type::duration, "15m",
+                                   "per_store_batch: how long a location's batch takes orders after its first one; "
+                                   "then it is booked."),
+                      1000, 86400000),
+              bounded(with_default("batch_max_lines", Type::integer, "500",
+                                   "per_store_batch: lines (SKU and unit price) of one batch document; an order "
+                                   "that would pass it closes the batch and opens the next."),
+                      1, 10000),
+              with_default("post_returns", Type::boolean, "true",
+                           "Book returns that put stock back (a POS return order, a channel refund with restock: "
+                           "return movements with an order id) as credit memos through the connector's post_return, "
+                           "once per returned order (external document number = its external id). Refunds without "
+                           "restock are not booked."),
+              bounded(with_default("return_window", Type::duration, "5s",
+                                   "Return lines of one order recorded within this time of its first one are one "
+                                   "credit memo; later ones make another (number suffix -2, -3, ...)."),
+                      0, 3600000),
+          }),
   });
   return schema;
 }
@@ -378,6 +401,12 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
       s.erp.post_statuses.push_back(status);
     }
   }
+  s.erp.per_store_batch = erp.string("posting") == "per_store_batch";
+  s.erp.batch.window = erp.duration("batch_interval");
+  s.erp.batch.max_lines = static_cast<std::size_t>(erp.integer("batch_max_lines"));
+  s.erp.post_returns = erp.boolean("post_returns");
+  s.erp.returns.window = erp.duration("return_window");
+  s.erp.returns.max_lines = s.erp.batch.max_lines;
 
   auto x = root.section("crosswalk");
   s.crosswalk.cache_capacity = static_cast<std::size_t>(x.integer("cache_capacity"));

@@ -15,6 +15,7 @@
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/server.hpp"
 #include "trueup/inventory/availability_rules.hpp"
+#include "trueup/inventory/erp_documents.hpp"
 #include "trueup/log/log.hpp"
 #include "trueup/messaging/idempotency.hpp"
 #include "trueup/messaging/relay.hpp"
@@ -64,6 +65,10 @@ struct DaemonSettings {
     std::string connector;                   // "" = no ERP posting
     std::vector<std::string> post_channels;  // empty = every channel
     std::vector<std::string> post_statuses{"closed", "fulfilled"};
+    bool per_store_batch = false;          // erp.posting
+    inventory::ErpDocumentSettings batch;  // batch_interval, batch_max_lines
+    bool post_returns = true;
+    inventory::ErpDocumentSettings returns{std::chrono::milliseconds(5000)};  // return_window
   } erp;
   std::optional<inventory::AvailabilityRules> availability;  // the `availability:` section, when present
   std::shared_ptr<const config::Config> config;              // the connectors' own settings are read from it
