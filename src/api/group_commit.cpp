@@ -52,8 +52,8 @@ void GroupCommitter::dispatch_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 void GroupCommitter::run(std::shared_ptr<Batch> batch) {
-  store_.post([this, batch](store::Transaction& tx) { return write(tx, *batch); },
-              [this, batch](Status status) { finished(batch, std::move(status)); });
+  store_.post_interactive([this, batch](store::Transaction& tx) { return write(tx, *batch); },
+                          [this, batch](Status status) { finished(batch, std::move(status)); });
 }
 
 Status GroupCommitter::write(store::Transaction& tx, Batch& batch) {

@@ -13,24 +13,33 @@ namespace {
 thread_local const WorkerStore* current_worker_store = nullptr;
 }  // namespace
 
-std::optional<Error> JobQueue::try_push(Job& job) {
+std::optional<Error> JobQueue::try_push(Job& job, bool interactive) {
   std::lock_guard lock(mutex_);
   if (closed_) return make_error(Errc::unavailable, "store is stopped");
-  if (jobs_.size() >= capacity_)
+  if (interactive_.size() + background_.size() >= capacity_)
     return make_error(Errc::overloaded, "store queue is full (" + std::to_string(capacity_) +
                                             " waiting work items); raise the store's queue_capacity "
                                             "or add connections");
-  jobs_.push_back(std::move(job));
-  ready_.notify_one();
+  if (interactive) {
+    interactive_.push_back(std::move(job));
+    // The reserved worker if it waits, else any.
+    interactive_ready_.notify_one();
+    ready_.notify_one();
+  } else {
+    background_.push_back(std::move(job));
+    ready_.notify_one();
+  }
   return std::nullopt;
 }
 
-std::optional<Job> JobQueue::pop() {
+std::optional<Job> JobQueue::pop(bool interactive_only) {
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
-  if (jobs_.empty()) return std::nullopt;
-  Job job = std::move(jobs_.front());
-  jobs_.pop_front();
+  auto& cv = interactive_only ? interactive_ready_ : ready_;
+  cv.wait(lock, [&] { return closed_ || !interactive_.empty() || (!interactive_only && !background_.empty()); });
+  auto& lane = !interactive_.empty() ? interactive_ : background_;
+  if (lane.empty() || (interactive_only && &lane != &interactive_)) return std::nullopt;
+  Job job = std::move(lane.front());
+  lane.pop_front();
   return job;
 }
 
@@ -38,18 +47,22 @@ void JobQueue::close() {
   std::lock_guard lock(mutex_);
   closed_ = true;
   ready_.notify_all();
+  interactive_ready_.notify_all();
 }
 
 void WorkerStore::start_workers(std::size_t count) {
   workers_.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  // With three connections or more the first serves interactive work only.
+  const bool reserve = count >= 3;
+  for (std::size_t i = 0; i < count; ++i)
+    workers_.emplace_back([this, i, reserve] { worker_loop(i, reserve && i == 0); });
 }
 
 bool WorkerStore::on_worker_thread() const noexcept { return current_worker_store == this; }
 
-void WorkerStore::worker_loop(std::size_t worker) {
+void WorkerStore::worker_loop(std::size_t worker, bool interactive_only) {
   current_worker_store = this;
-  while (auto job = queue_.pop()) {
+  while (auto job = queue_.pop(interactive_only)) {
     Status outcome = [&]() -> Status {
       try {
         return run_transaction(worker, job->work);
@@ -64,11 +77,17 @@ void WorkerStore::worker_loop(std::size_t worker) {
   current_worker_store = nullptr;
 }
 
-void WorkerStore::post(Work work, std::function<void(Status)> done) {
+void WorkerStore::push(Work work, std::function<void(Status)> done, bool interactive) {
   Job job{std::move(work), std::move(done)};
-  if (auto refused = queue_.try_push(job)) {
+  if (auto refused = queue_.try_push(job, interactive)) {
     if (job.done) job.done(std::move(*refused));
   }
+}
+
+void WorkerStore::post(Work work, std::function<void(Status)> done) { push(std::move(work), std::move(done), false); }
+
+void WorkerStore::post_interactive(Work work, std::function<void(Status)> done) {
+  push(std::move(work), std::move(done), true);
 }
 
 Status WorkerStore::transact(Work work) {

@@ -24,21 +24,26 @@ struct Job {
   std::function<void(Status)> done;
 };
 
-// A bounded FIFO of jobs; closing it lets consumers drain what is left.
+// A bounded queue of jobs in two FIFO lanes, interactive before background;
+// closing it lets consumers drain what is left.
 class JobQueue {
  public:
   explicit JobQueue(std::size_t capacity) : capacity_(capacity) {}
 
-  // Takes `job` when there is room; otherwise leaves it alone and says why.
-  std::optional<Error> try_push(Job& job);
-  // Blocks for the next job; nullopt once closed and empty.
-  std::optional<Job> pop();
+  // Takes `job` when there is room (both lanes together); otherwise leaves it
+  // alone and says why.
+  std::optional<Error> try_push(Job& job, bool interactive = false);
+  // Blocks for the next job, interactive first; with `interactive_only` it
+  // takes no background job. nullopt once closed and empty (of what it takes).
+  std::optional<Job> pop(bool interactive_only = false);
   void close();
 
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<Job> jobs_;
+  std::condition_variable interactive_ready_;
+  std::deque<Job> interactive_;
+  std::deque<Job> background_;
   std::size_t capacity_;
   bool closed_ = false;
 };
@@ -47,6 +52,7 @@ class WorkerStore : public Store {
  public:
   Status transact(Work work) override;
   void post(Work work, std::function<void(Status)> done) override;
+  void post_interactive(Work work, std::function<void(Status)> done) override;
   Status ping() override;
   Result<MigrationReport> migrate(const std::vector<Migration>& migrations) override;
   void stop() override;
@@ -64,7 +70,8 @@ class WorkerStore : public Store {
   virtual void close_connections() noexcept = 0;
 
  private:
-  void worker_loop(std::size_t worker);
+  void worker_loop(std::size_t worker, bool interactive_only);
+  void push(Work work, std::function<void(Status)> done, bool interactive);
   bool on_worker_thread() const noexcept;
 
   JobQueue queue_;

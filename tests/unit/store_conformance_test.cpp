@@ -485,6 +485,79 @@ TEST_P(StoreConformance, FullQueueIsOverloaded) {
   for (const auto& s : outcomes) EXPECT_TRUE(s.ok());
 }
 
+TEST_P(StoreConformance, InteractiveWorkGoesBeforeQueuedBackgroundWork) {
+  auto store = open(100, /*pool_size=*/1);
+  ASSERT_NE(store, nullptr);
+  std::promise<void> started;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Countdown finished(4);
+  std::mutex order_mutex;
+  std::vector<std::string> order;
+  auto job = [&](std::string name) {
+    return [&, name](Transaction&) -> Status {
+      std::lock_guard lock(order_mutex);
+      order.push_back(name);
+      return Ok{};
+    };
+  };
+  auto done = [&](Status s) {
+    EXPECT_TRUE(s.ok());
+    finished.count();
+  };
+  // The only worker is busy; two background jobs wait, then an interactive one.
+  store->post(
+      [&](Transaction&) -> Status {
+        started.set_value();
+        released.wait();
+        return Ok{};
+      },
+      done);
+  started.get_future().wait();
+  store->post(job("background-1"), done);
+  store->post(job("background-2"), done);
+  store->post_interactive(job("interactive"), done);
+  release.set_value();
+  finished.wait();
+  EXPECT_EQ(order, (std::vector<std::string>{"interactive", "background-1", "background-2"}));
+}
+
+TEST_P(StoreConformance, AConnectionIsKeptForInteractiveWorkWhenThePoolHasThree) {
+  if (GetParam() == Engine::sqlite) GTEST_SKIP() << "SQLite has one connection";
+  auto store = open(100, /*pool_size=*/3);
+  ASSERT_NE(store, nullptr);
+  // Three background jobs that hold their connection until released: two of
+  // the three connections take them, the third waits for interactive work.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> started{0};
+  Countdown two_started(2);
+  Countdown finished(3);
+  for (int i = 0; i < 3; ++i)
+    store->post(
+        [&](Transaction&) -> Status {
+          started.fetch_add(1);
+          two_started.count();
+          released.wait();
+          return Ok{};
+        },
+        [&](Status) { finished.count(); });
+  two_started.wait();
+  std::promise<Status> interactive;
+  auto outcome = interactive.get_future();
+  store->post_interactive([](Transaction& tx) -> Status { return exec_ok(tx, "SELECT 1"); },
+                          [&](Status s) { interactive.set_value(std::move(s)); });
+  // Bounded, so that a store without the kept connection fails instead of hanging.
+  const bool ran = outcome.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  EXPECT_TRUE(ran) << "the interactive transaction waited behind background work";
+  if (ran) {
+    EXPECT_TRUE(outcome.get().ok());
+  }
+  EXPECT_EQ(started.load(), 2) << "background work took the kept connection";
+  release.set_value();
+  finished.wait();
+}
+
 TEST_P(StoreConformance, StopFinishesQueuedWorkThenRefuses) {
   run("CREATE TABLE events (id BIGINT PRIMARY KEY)");
   auto store = open(100, 1);

@@ -91,6 +91,13 @@ class Store {
   // the calling thread. `done` must not block for long and must not throw.
   virtual void post(Work work, std::function<void(Status)> done) = 0;
 
+  // As post(), for work someone is waiting on right now (an HTTP request's
+  // commit): it goes before queued background work (workflow steps, the
+  // relay, pollers), and with three or more connections one of them serves
+  // only such work, so a caller never waits behind a long background
+  // transaction. The queue's capacity covers both lanes.
+  virtual void post_interactive(Work work, std::function<void(Status)> done) { post(std::move(work), std::move(done)); }
+
   // A cheap round trip to the database.
   virtual Status ping() = 0;
 
