@@ -148,8 +148,8 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   // document that booked it with others (erp_booked_order).
   if (status == "provisional" && !key.empty()) {
     auto twin = tx.exec(
-        "SELECT 1 FROM inventory_ledger WHERE status = 'applied' AND kind = $2 AND (match_key = $1 OR match_key IN "
-        "(SELECT document_id || $3 FROM erp_booked_order WHERE order_id = $4)) LIMIT 1",
+        "SELECT 1 FROM inventory_ledger WHERE status = 'applied' AND kind = $2 AND match_key IN (SELECT $1 UNION ALL "
+        "SELECT document_id || $3 FROM erp_booked_order WHERE order_id = $4) LIMIT 1",
         {key, kind, key_suffix(m), *m.order_id});
     if (!twin) return std::move(twin).error();
     if (!twin->rows.empty()) status = "already_confirmed";
@@ -216,10 +216,11 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
       }
     } else if (!key.empty()) {
       // The entry of a document that booked several orders replaces the
-      // provisional movements of each of them.
+      // provisional movements of each of them. (IN over a UNION, not an OR:
+      // PostgreSQL then looks each key up in the match_key index.)
       auto sum = retire_provisional(tx, "matched",
-                                    "kind = $3 AND (match_key = $2 OR match_key IN (SELECT order_id || $4 FROM "
-                                    "erp_booked_order WHERE document_id = $5))",
+                                    "kind = $3 AND match_key IN (SELECT $2 UNION ALL SELECT order_id || $4 FROM "
+                                    "erp_booked_order WHERE document_id = $5)",
                                     {key, kind, key_suffix(m), *m.order_id});
       if (!sum) return std::move(sum).error();
       replaced = *sum;
