@@ -14,9 +14,12 @@ struct Position {
 
 // Changes a position: confirmed += (or =, when `set`) `confirmed_e5`,
 // provisional += `provisional_e5`; on_hand = confirmed + provisional.
+// `sale_time`: the movement is a sale or return seen at a POS or channel, so
+// its occurred_at starts the sale-to-channel latency (an ERP entry's time is
+// its posting date, a count's is not a sale).
 Result<Position> apply(store::Transaction& tx, const std::string& sku, const std::string& location,
-                       std::int64_t confirmed_e5, bool set, std::int64_t provisional_e5,
-                       const std::string& movement_id) {
+                       std::int64_t confirmed_e5, bool set, std::int64_t provisional_e5, const std::string& movement_id,
+                       bool sale_time) {
   const std::string new_confirmed =
       set ? "excluded.confirmed_e5" : "stock_position.confirmed_e5 + excluded.confirmed_e5";
   const std::string sql =
@@ -36,11 +39,12 @@ Result<Position> apply(store::Transaction& tx, const std::string& sku, const std
   // sale-to-channel latency starts there).
   auto dirty = tx.exec(
       "INSERT INTO stock_dirty (sku, location, on_hand_e5, earliest_occurred_jd) VALUES ($1, $2, $3, (SELECT "
-      "julianday(occurred_at) FROM inventory_ledger WHERE movement_id = $4)) ON CONFLICT (sku, location) DO UPDATE "
-      "SET on_hand_e5 = excluded.on_hand_e5, earliest_occurred_jd = CASE WHEN stock_dirty.earliest_occurred_jd IS "
+      "julianday(occurred_at) FROM inventory_ledger WHERE movement_id = $4 AND $5 = 1)) ON CONFLICT (sku, location) "
+      "DO UPDATE SET on_hand_e5 = excluded.on_hand_e5, earliest_occurred_jd = CASE WHEN "
+      "stock_dirty.earliest_occurred_jd IS "
       "NULL OR excluded.earliest_occurred_jd < stock_dirty.earliest_occurred_jd THEN excluded.earliest_occurred_jd "
       "ELSE stock_dirty.earliest_occurred_jd END",
-      {sku, location, out.on_hand, movement_id});
+      {sku, location, out.on_hand, movement_id, std::int64_t{sale_time ? 1 : 0}});
   if (!dirty) return std::move(dirty).error();
   return out;
 }
@@ -228,8 +232,11 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   }
   std::vector<std::pair<std::string, Position>> changed;
   const std::int64_t from_delta = m.kind == model::MovementKind::transfer ? -q : q;
-  auto first = provisional ? apply(tx, m.sku, m.location, 0, false, from_delta, m.movement_id)
-                           : apply(tx, m.sku, m.location, from_delta + later, count, -replaced, m.movement_id);
+  const bool sale_time = (m.kind == model::MovementKind::sale || m.kind == model::MovementKind::return_) &&
+                         m.source_system != settings.authoritative_system;
+  auto first = provisional
+                   ? apply(tx, m.sku, m.location, 0, false, from_delta, m.movement_id, sale_time)
+                   : apply(tx, m.sku, m.location, from_delta + later, count, -replaced, m.movement_id, sale_time);
   if (!first) return std::move(first).error();
   changed.emplace_back(m.location, *first);
   if (count && settings.authoritative_system.empty()) {
@@ -238,8 +245,8 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
     if (!mark) return std::move(mark).error();
   }
   if (m.kind == model::MovementKind::transfer && m.to_location) {
-    auto second = provisional ? apply(tx, m.sku, *m.to_location, 0, false, q, m.movement_id)
-                              : apply(tx, m.sku, *m.to_location, q, false, 0, m.movement_id);
+    auto second = provisional ? apply(tx, m.sku, *m.to_location, 0, false, q, m.movement_id, false)
+                              : apply(tx, m.sku, *m.to_location, q, false, 0, m.movement_id, false);
     if (!second) return std::move(second).error();
     changed.emplace_back(*m.to_location, *second);
   }
