@@ -415,7 +415,7 @@ class Summary {
                   static_cast<long long>(elapsed / 60 % 60), static_cast<long long>(elapsed % 60));
     std::ostringstream out;
     out << "[" << clock << "] sales " << driver_.sales.load() << " (returns " << driver_.returns.load() << ", web "
-        << driver_.web_orders.load() << ")  ERP posted " << posted;
+        << driver_.web_orders.load() << ")  ERP posted " << posted << " docs";
     if (twice > 0) out << " (" << twice << " TWICE)";
     out << "  pushes "
         << static_cast<long>(sum_of(samples, "trueup_availability_pushes_total", {{"result", "accepted"}})) << " (429s "

@@ -224,7 +224,7 @@ std::string estate_config_yaml(const Estate& estate) {
        "  tiers:\n"
        "    hot_push_within: 1s\n"
        "    cold_interval: 30s\n"
-       "    velocity_threshold: 6\n"
+       "    velocity_threshold: 1\n"
        "    velocity_window: 10m\n"
        "  drift:\n"
        "    check_interval: 1m\n";
