@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
+#include <unordered_map>
 
 #include "common/exact_json.hpp"
 #include "shopify_mapping.hpp"
@@ -40,6 +42,10 @@ using connector::WebhookRequest;
 constexpr double kGraphqlPoints = 2000;
 constexpr double kGraphqlRestorePerSecond = 100;
 constexpr double kMutationCost = 10;
+// How long a pushed SKU's (or location's) Shopify id is used without asking
+// the crosswalk again, and how many are kept.
+constexpr auto kMappingTtl = std::chrono::seconds(60);
+constexpr std::size_t kMappingsKept = 200000;
 
 constexpr std::array<std::string_view, 4> kTopics{"orders/create", "orders/updated", "refunds/create",
                                                   "inventory_levels/update"};
@@ -260,6 +266,31 @@ class ShopifyConnector final : public connector::Connector {
     return ids_.require(kSystem, entity, canonical);
   }
 
+  // external() for the pushes, remembered for kMappingTtl: a batch of 250
+  // SKUs is 250 crosswalk reads otherwise, each a store round trip that waits
+  // for a pool connection behind the workflow workers. A mapping changed in
+  // the crosswalk is used within kMappingTtl; an item Shopify does not know
+  // (a userError) is forgotten at once. Unmapped ids are not remembered.
+  Result<std::string> pushed_external(std::string_view entity, const std::string& canonical) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::string key = std::string(entity) + '\x1f' + canonical;
+    {
+      std::lock_guard lock(mappings_mu_);
+      if (auto it = mappings_.find(key); it != mappings_.end() && now - it->second.second < kMappingTtl)
+        return it->second.first;
+    }
+    auto found = external(entity, canonical);
+    if (!found) return found;
+    std::lock_guard lock(mappings_mu_);
+    if (mappings_.size() >= kMappingsKept) mappings_.clear();  // bounded; refilled on use
+    mappings_[key] = {*found, now};
+    return found;
+  }
+  void forget_external(std::string_view entity, const std::string& canonical) {
+    std::lock_guard lock(mappings_mu_);
+    mappings_.erase(std::string(entity) + '\x1f' + canonical);
+  }
+
   // set_available: POST inventory_levels/set.json with the absolute value.
   Result<nlohmann::json> set_available(const connector::OutboundCall& call) {
     const auto& in = call.input;
@@ -267,9 +298,9 @@ class ShopifyConnector final : public connector::Connector {
         !in.contains("available") || !in["available"].is_number_integer())
       return make_error(Errc::invalid_argument,
                         "set_available takes {\"sku\": string, \"location\": string, \"available\": integer}");
-    auto item = external(kInventoryItemEntity, in["sku"].get<std::string>());
+    auto item = pushed_external(kInventoryItemEntity, in["sku"].get<std::string>());
     if (!item) return std::move(item).error();
-    auto location = external(kLocationEntity, in["location"].get<std::string>());
+    auto location = pushed_external(kLocationEntity, in["location"].get<std::string>());
     if (!location) return std::move(location).error();
     auto body = build_inventory_level_set(InventoryLevelSet{*location, *item, in["available"].get<std::int64_t>()});
     if (!body) return make_error(Errc::invalid_argument, "set_available: " + body.error().message);
@@ -297,14 +328,14 @@ class ShopifyConnector final : public connector::Connector {
   Result<nlohmann::json> set_available_batch(const connector::OutboundCall& call) {
     auto batch = connector::read_set_available_batch(call.input);
     if (!batch) return std::move(batch).error();
-    auto location = external(kLocationEntity, batch->location);
+    auto location = pushed_external(kLocationEntity, batch->location);
     if (!location) return std::move(location).error();
     std::vector<connector::ItemOutcome> outcomes;
     std::vector<std::size_t> todo;  // indexes of outcomes still to send
     std::vector<std::string> items(batch->items.size());
     for (std::size_t i = 0; i < batch->items.size(); ++i) {
       outcomes.push_back(connector::ItemOutcome{batch->items[i].sku, connector::ItemResult::retry, ""});
-      auto item = external(kInventoryItemEntity, batch->items[i].sku);
+      auto item = pushed_external(kInventoryItemEntity, batch->items[i].sku);
       if (!item) {
         outcomes[i].result = item.error().retryable() ? connector::ItemResult::retry : connector::ItemResult::refused;
         outcomes[i].error = item.error().describe();
@@ -334,6 +365,8 @@ class ShopifyConnector final : public connector::Connector {
         if (e.quantity && *e.quantity < todo.size()) {
           named.push_back(*e.quantity);
           auto& o = outcomes[todo[*e.quantity]];
+          if (e.code == "INVALID_INVENTORY_ITEM") forget_external(kInventoryItemEntity, o.sku);
+          if (e.code == "INVALID_LOCATION") forget_external(kLocationEntity, batch->location);
           o.result = connector::ItemResult::refused;
           o.error = "shopify inventorySetQuantities: " + e.code + ": " + e.message;
         } else {
@@ -417,6 +450,8 @@ class ShopifyConnector final : public connector::Connector {
   connector::ExternalIds& ids_;
   connector::Target target_;
   connector::Target graphql_;
+  std::mutex mappings_mu_;
+  std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> mappings_;
 };
 
 const connector::Registrar registrar{connector::ConnectorType{

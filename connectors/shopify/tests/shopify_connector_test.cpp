@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "simulator.hpp"
+#include "tests/shopify_test_shop.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/connector/operations.hpp"
@@ -31,20 +32,6 @@ constexpr const char* kToken = "shpat_connector_test";
 constexpr const char* kWarehouse = "655441491";
 constexpr const char* kPink = "808950810";
 constexpr const char* kBig = "9223372036854775805";
-
-json seed() {
-  return json::parse(R"({
-    "shop": {"domain": "test-shop.myshopify.com", "currency": "USD"},
-    "locations": [{"id": 655441491, "name": "Warehouse"}],
-    "products": [{"id": 632910392, "title": "IPod Nano - 8gb", "variants": [
-      {"id": 808950810, "title": "Pink", "sku": "IPOD2008PINK", "price": "199.00", "inventory_item_id": 808950810},
-      {"id": 9223372036854775806, "title": "Big", "sku": "BIG", "price": "12.00",
-       "inventory_item_id": 9223372036854775805}]}],
-    "inventory_levels": [
-      {"inventory_item_id": 808950810, "location_id": 655441491, "available": 10},
-      {"inventory_item_id": 9223372036854775805, "location_id": 655441491, "available": 1}]
-  })");
-}
 
 // The crosswalk in memory (system "shopify").
 class MemoryIds final : public connector::ExternalIds {
@@ -75,7 +62,7 @@ class ShopifyConnectorTest : public ::testing::Test {
  protected:
   void start(ShopifySimulatorSettings settings = {}) {
     settings.access_token = kToken;
-    auto created = ShopifySimulator::create(std::move(settings), seed());
+    auto created = ShopifySimulator::create(std::move(settings), small_seed());
     ASSERT_TRUE(created.ok()) << created.error().describe();
     sim = std::move(created).value();
     ASSERT_TRUE(sim->start().ok());

@@ -19,6 +19,7 @@
 #include "shopify_payloads.hpp"
 #include "simulator.hpp"
 #include "support/webhook_receiver.hpp"
+#include "tests/shopify_test_shop.hpp"
 #include "trueup/connector/signature.hpp"
 #include "trueup/http/outbound.hpp"
 #include "trueup/http/server.hpp"
@@ -32,20 +33,6 @@ using nlohmann::json;
 constexpr const char* kToken = "shpat_sim_token";
 constexpr const char* kSecret = "sim-app-secret";
 constexpr auto kBound = std::chrono::seconds(20);
-
-json small_seed() {
-  return json::parse(R"({
-    "shop": {"domain": "test-shop.myshopify.com", "currency": "USD"},
-    "locations": [{"id": 655441491, "name": "Warehouse"}, {"id": 487838322, "name": "Store"}],
-    "products": [{"id": 632910392, "title": "IPod Nano - 8gb", "variants": [
-      {"id": 808950810, "title": "Pink", "sku": "IPOD2008PINK", "price": "199.00", "inventory_item_id": 808950810},
-      {"id": 9223372036854775806, "title": "Big", "sku": "BIG", "price": "12345678901.99",
-       "inventory_item_id": 9223372036854775805}]}],
-    "inventory_levels": [
-      {"inventory_item_id": 808950810, "location_id": 655441491, "available": 10},
-      {"inventory_item_id": 9223372036854775805, "location_id": 655441491, "available": 1}]
-  })");
-}
 
 using trueup::testing::WebhookReceiver;
 
