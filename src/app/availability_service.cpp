@@ -106,16 +106,18 @@ struct AvailabilityService::Impl {
     return cv.wait_for(lock, d, [this] { return stopping; });
   }
 
-  // The store's figures into the engine: every position, the published values.
-  Status load() {
+  // The store's figures into the engine: every position, the published
+  // values; the dirty marks it clears go to `dirty` (their sale times start
+  // the latency of what the recompute pushes).
+  Status load(std::vector<DirtyPosition>& dirty) {
     std::vector<std::tuple<std::string, std::string, std::int64_t>> positions;
     std::vector<std::tuple<std::string, std::string, std::int64_t>> published;
     auto st = store.transact([&](store::Transaction& tx) -> Status {
       positions.clear();
       published.clear();
       // Read and clear the dirty marks first: what changes after is marked again.
-      auto cleared = tx.exec("DELETE FROM stock_dirty");
-      if (!cleared) return std::move(cleared).error();
+      auto cleared = take_dirty(tx, dirty);
+      if (!cleared) return cleared;
       auto p = tx.exec("SELECT sku, location, on_hand_e5 FROM stock_position");
       if (!p) return std::move(p).error();
       for (const auto& row : p->rows) positions.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
@@ -202,19 +204,23 @@ struct AvailabilityService::Impl {
     return Ok{};
   }
 
+  // Clears the dirty marks into `out`: each position, its on-hand and the
+  // earliest sale behind the mark (a Julian day, read as Unix milliseconds).
+  static Status take_dirty(store::Transaction& tx, std::vector<DirtyPosition>& out) {
+    out.clear();
+    auto r = tx.exec(
+        "DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5, (earliest_occurred_jd - 2440587.5) * "
+        "86400000.0");
+    if (!r) return std::move(r).error();
+    for (const auto& row : r->rows)
+      out.push_back(DirtyPosition{*row[0], *row[1], std::stoll(*row[2]), wall_time_of_ms(row[3])});
+    return Ok{};
+  }
+
   // The positions changed since the last drain (into `changed`), then the
   // orders whose reservations changed.
   Result<std::size_t> drain(std::vector<DirtyPosition>& changed) {
-    auto st = store.transact([&](store::Transaction& tx) -> Status {
-      changed.clear();
-      auto r = tx.exec(
-          "DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5, (earliest_occurred_jd - 2440587.5) * "
-          "86400000.0");
-      if (!r) return std::move(r).error();
-      for (const auto& row : r->rows)
-        changed.push_back(DirtyPosition{*row[0], *row[1], std::stoll(*row[2]), wall_time_of_ms(row[3])});
-      return Ok{};
-    });
+    auto st = store.transact([&](store::Transaction& tx) { return take_dirty(tx, changed); });
     if (!st) return std::move(st).error();
     for (const auto& p : changed) set(p.sku, p.location, p.on_hand_e5, true);
     std::vector<std::string> orders;
@@ -246,7 +252,7 @@ struct AvailabilityService::Impl {
         need_load = !loaded;
       }
       if (need_load) {
-        if (auto st = load(); !st) {
+        if (auto st = load(drained); !st) {
           log::warn("availability: loading the stock failed; retrying", {{"error", st.error().describe()}});
           continue;
         }
@@ -306,10 +312,18 @@ struct AvailabilityService::Impl {
               {{"channel", c.push.channel}, {"sku", sku}, {"error", error}});
   }
 
-  // Pushes the channel took: the engine's published values,
-  // availability_published (one statement), the metrics.
+  // Pushes the channel took: the metrics, the engine's published values,
+  // availability_published (one statement).
   void taken(Channel& c, const std::vector<const TakenPush*>& pushes) {
     if (pushes.empty()) return;
+    const auto now = Clock::now();
+    const auto wall = std::chrono::system_clock::now();
+    for (const TakenPush* p : pushes) {
+      c.pushed->inc();
+      c.delay->observe(std::chrono::duration<double>(now - p->due.first_seen).count());
+      if (p->sold_at)
+        c.sale_to_channel->observe(std::max(0.0, std::chrono::duration<double>(wall - *p->sold_at).count()));
+    }
     std::vector<store::Param> params;
     for (const TakenPush* p : pushes) {
       engine.mark_published(c.id, p->due.sku, p->due.available);
@@ -328,14 +342,6 @@ struct AvailabilityService::Impl {
       log::warn(
           "availability: published values not recorded (pushed again after a restart)",
           {{"channel", c.push.channel}, {"values", std::to_string(pushes.size())}, {"error", st.error().describe()}});
-    const auto now = Clock::now();
-    const auto wall = std::chrono::system_clock::now();
-    for (const TakenPush* p : pushes) {
-      c.pushed->inc();
-      c.delay->observe(std::chrono::duration<double>(now - p->due.first_seen).count());
-      if (p->sold_at)
-        c.sale_to_channel->observe(std::max(0.0, std::chrono::duration<double>(wall - *p->sold_at).count()));
-    }
   }
 
   // Pushes one value with set_available.

@@ -42,8 +42,8 @@
 // trueup_availability_push_delay_seconds{channel} (change seen -> pushed),
 // trueup_availability_sale_to_channel_seconds{channel} (the earliest
 // movement occurred_at behind a pushed value, as the ledger's dirty mark
-// carries it, -> the channel accepting it; values without one, after a
-// restart or from reservations, are not observed),
+// carries it, -> the channel accepting it; values without one, from
+// reservations or drift repair, are not observed),
 // trueup_availability_pending{channel}.
 //
 // Thread-safety: start()/stop() from one thread.
