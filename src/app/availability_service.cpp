@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 using WallTime = std::chrono::system_clock::time_point;
 
 // A stock_dirty row: the position's on-hand and the earliest occurred_at of
-// the movements behind the mark (migrations/*/0012), when known.
+// the sales and returns behind the mark (migrations/*/0012), when known.
 struct DirtyPosition {
   std::string sku;
   std::string location;

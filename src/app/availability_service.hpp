@@ -41,9 +41,10 @@
 // Metrics: trueup_availability_pushes_total{channel,result} (per SKU value),
 // trueup_availability_push_delay_seconds{channel} (change seen -> pushed),
 // trueup_availability_sale_to_channel_seconds{channel} (the earliest
-// movement occurred_at behind a pushed value, as the ledger's dirty mark
-// carries it, -> the channel accepting it; values without one, from
-// reservations or drift repair, are not observed),
+// occurred_at of the POS/channel sales and returns behind a pushed value,
+// as the ledger's dirty mark carries it, -> the channel accepting it;
+// values without one, from counts, ERP entries, reservations or drift
+// repair, are not observed),
 // trueup_availability_pending{channel}.
 //
 // Thread-safety: start()/stop() from one thread.
