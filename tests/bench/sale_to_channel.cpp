@@ -470,7 +470,7 @@ int main(int argc, char** argv) {
   const json inspect = json::parse(shop.get("/_sim/inspect")->body);
   const std::string metrics_after = api.get("/metrics")->body;
   std::vector<std::vector<std::pair<WallTime, long>>> writes(o.skus);  // per SKU: (applied_at, quantity)
-  long batches = 0, quantities = 0;
+  long batches = 0, quantities = 0, repeated = 0;  // repeated: the SKU's previous write had the same value
   const json& log = inspect["write_log"];
   for (std::size_t w = writes_before; w < log.size(); ++w) {
     if (log[w]["operation"] != "inventorySetQuantities") continue;
@@ -483,6 +483,7 @@ int main(int argc, char** argv) {
       const long long i = item - kFirstItem;
       if (i < 0 || i >= o.skus) continue;
       ++quantities;
+      if (!writes[i].empty() && writes[i].back().second == q["quantity"].get<long>()) ++repeated;
       writes[i].emplace_back(
           std::chrono::time_point_cast<WallTime::duration>(WallTime(applied->utc().time_since_epoch())),
           q["quantity"].get<long>());
@@ -521,9 +522,9 @@ int main(int argc, char** argv) {
       total, load_seconds, static_cast<double>(total) / load_seconds, failed.load(), percentile(late, 0.5),
       percentile(late, 0.99), late.empty() ? 0.0 : late.back());
   std::printf(
-      "shopify: %ld inventorySetQuantities batches, %ld quantities (%.1f per batch), %lld throttled; last "
-      "values %s %.1f s after the load\n",
-      batches, quantities, batches ? static_cast<double>(quantities) / batches : 0.0,
+      "shopify: %ld inventorySetQuantities batches, %ld quantities (%.1f per batch, %ld repeating the SKU's "
+      "previous value), %lld throttled; last values %s %.1f s after the load\n",
+      batches, quantities, batches ? static_cast<double>(quantities) / batches : 0.0, repeated,
       inspect.value("throttled_429", 0LL), caught_up ? "all right" : "NOT all right", drain_seconds);
   std::printf(
       "sale -> Shopify write (simulator's write log, from each sale's due time): p50=%.3f s p99=%.3f s "
