@@ -31,6 +31,7 @@
 #include "dev_estate.hpp"
 #include "shopify/simulator.hpp"
 #include "square/simulator.hpp"
+#include "stop_signals.hpp"
 #include "trueup/crosswalk/crosswalk.hpp"
 #include "trueup/http/client.hpp"
 #include "trueup/log/log.hpp"
@@ -525,12 +526,7 @@ Status load_crosswalk(const DaemonSettings& settings, const std::string& csv) {
 int run(const DevOptions& o, const SettingsLoader& load) {
   // Stop signals are taken by sigwait below; every thread started from here
   // on (simulators, daemon, driver) inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = block_stop_signals();
 
   int port = o.port >= 0 ? o.port : std::stoi(env_or("TRUEUP_DEV_PORT", "8080"));
   if (port == 0) port = free_port();
@@ -550,7 +546,8 @@ int run(const DevOptions& o, const SettingsLoader& load) {
       std::cerr << "trueup dev: " << st.error().message << "\n";
       return kRuntimeFailure;
     }
-    std::cout << o.write_estate << ": square-seed.json shopify-seed.json business-central-seed.json crosswalk.csv "
+    std::cout << o.write_estate
+              << ": square-seed.json shopify-seed.json business-central-seed.json crosswalk.csv "
                  "estate.yaml estate.env\n";
     return kOk;
   }

@@ -25,7 +25,7 @@ struct DevOptions {
   std::string db;  // "" : TRUEUP_DEV_DB or trueup-dev.db
   bool print_config = false;
   std::string write_estate;  // a directory: write the estate's files there and exit
-  bool estate = true;  // false: the daemon core only
+  bool estate = true;        // false: the daemon core only
   int skus = 500;
   int stores = 5;
   double sales_per_second = 2.0;

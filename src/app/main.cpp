@@ -12,6 +12,7 @@
 #include "daemon_config.hpp"
 #include "dev_command.hpp"
 #include "sim_command.hpp"
+#include "stop_signals.hpp"
 #include "trueup/api/auth.hpp"
 #include "trueup/core/version.hpp"
 #include "trueup/http/client.hpp"
@@ -64,12 +65,7 @@ int run_daemon(const config::Config& cfg, const GlobalOptions& global) {
 
   // Block the stop signals in every thread (they inherit this mask); the main
   // thread takes them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = app::block_stop_signals();
 
   const auto grace = settings->grace_period;
   app::Application application(std::move(*settings));

@@ -18,16 +18,6 @@ std::string env(const std::string& name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-sigset_t block_stop_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  return signals;
-}
-
 void wait_for_stop(const sigset_t& signals) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);

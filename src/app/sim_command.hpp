@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stop_signals.hpp"
 #include "trueup/core/error.hpp"
 
 namespace CLI {
@@ -37,10 +38,8 @@ using Runner = std::function<std::optional<int>()>;
 // The value of environment variable `name`, "" when unset.
 std::string env(const std::string& name);
 
-// Blocks SIGINT and SIGTERM in this thread and every thread started after
-// (call first, before the simulator starts threads) and ignores SIGPIPE.
-sigset_t block_stop_signals();
-// Waits for one of them.
+// block_stop_signals() (stop_signals.hpp) first, before the simulator starts
+// threads; then this waits for one of them.
 void wait_for_stop(const sigset_t& signals);
 
 // A seed or config file as exact JSON (YAML or JSON; numbers keep every
