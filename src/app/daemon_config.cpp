@@ -88,18 +88,20 @@ std::shared_ptr<const config::Schema> daemon_schema() {
           {
               with_default("migrate_on_start", Type::boolean, "true",
                            "Apply pending migrations when `serve` starts; else refuse to start if any is pending."),
-              section(
-                  "postgres", "PostgreSQL (production, several instances).",
-                  {
-                      required("url", Type::secret,
-                               "Connection URL, postgresql://user:password@host:port/db, from ${ENV} or file:."),
-                      bounded(with_default("pool_size", Type::integer, "4", "Connections, one thread each."), 1, 256),
-                      bounded(with_default("connect_timeout", Type::duration, "5s", "Time allowed to connect."), 1000,
-                              600000),
-                      bounded(with_default("queue_capacity", Type::integer, "10000",
-                                           "Work items waiting for a connection before callers get `overloaded`."),
-                              1, 10000000),
-                  }),
+              section("postgres", "PostgreSQL (production, several instances).",
+                      {
+                          required("url", Type::secret,
+                                   "Connection URL, postgresql://user:password@host:port/db, from ${ENV} or file:."),
+                          bounded(with_default("pool_size", Type::integer, "4",
+                                               "Connections, one thread each; with 3 or more, one serves only the "
+                                               "intake commits that HTTP requests wait on (docs/store.md)."),
+                                  1, 256),
+                          bounded(with_default("connect_timeout", Type::duration, "5s", "Time allowed to connect."),
+                                  1000, 600000),
+                          bounded(with_default("queue_capacity", Type::integer, "10000",
+                                               "Work items waiting for a connection before callers get `overloaded`."),
+                                  1, 10000000),
+                      }),
               section("sqlite", "SQLite (embedded default, one instance).",
                       {
                           with_default("path", Type::string, "trueup.db", "Database file."),
