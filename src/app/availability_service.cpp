@@ -436,6 +436,14 @@ struct AvailabilityService::Impl {
           c.drift_streak.erase(skus[i]);
           continue;
         }
+        if (it->second == engine.available(c.id, ids[i])) {
+          // Not drift: the channel already shows what Trueup computes now
+          // (its own order decrement arrived before the push that would
+          // have said the same); nothing to push.
+          engine.mark_published(c.id, ids[i], it->second);
+          c.drift_streak.erase(skus[i]);
+          continue;
+        }
         ++found;
         c.drift->inc();
         engine.mark_published(c.id, ids[i], it->second);
