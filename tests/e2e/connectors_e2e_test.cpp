@@ -354,9 +354,11 @@ TEST(ConnectorsE2E, ShopifySetAvailableThroughOutboundWorkflowsUnderFaultsAndThe
   for (const auto& c : connectors["items"])
     if (c["id"] == id) {
       found = true;
-      ASSERT_EQ(c["operations"].size(), 1u) << c.dump();
+      ASSERT_EQ(c["operations"].size(), 2u) << c.dump();
       EXPECT_EQ(c["operations"][0]["name"], "set_available");
       EXPECT_EQ(c["operations"][0]["idempotency"], "set_to_value");
+      EXPECT_EQ(c["operations"][1]["name"], "set_available_batch");
+      EXPECT_EQ(c["operations"][1]["idempotency"], "target_key");
     }
   EXPECT_TRUE(found) << listed->body;
 
