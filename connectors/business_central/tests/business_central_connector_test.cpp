@@ -21,6 +21,7 @@
 #include "business_central_client.hpp"
 #include "business_central_payloads.hpp"
 #include "common/exact_json.hpp"
+#include "common/tests/memory_ids.hpp"
 #include "simulator.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/connector.hpp"
@@ -98,41 +99,6 @@ TEST(BusinessCentralRequests, SubscriptionPlanCreatesMissingAndRenewsExpiringOrS
   ASSERT_EQ(rotated.size(), 1u);
   EXPECT_EQ(rotated[0].kind, SubscriptionAction::Kind::renew);
 }
-
-class MemoryIds final : public connector::ExternalIds, public IdResolver {
- public:
-  void add(const std::string& entity, const std::string& external, const std::string& canonical) {
-    std::lock_guard lock(mu_);
-    map_[{entity, external}] = canonical;
-  }
-  Result<std::optional<std::string>> external_id(std::string_view, std::string_view entity,
-                                                 std::string_view canonical_id) override {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, value] : map_)
-      if (key.first == entity && value == canonical_id) return std::optional<std::string>(key.second);
-    return std::optional<std::string>();
-  }
-  Result<std::optional<std::string>> canonical_id(std::string_view, std::string_view entity,
-                                                  std::string_view external_id) override {
-    return lookup(entity, external_id);
-  }
-  Status learn(std::string_view system, std::string_view entity, std::string_view external_id,
-               std::string_view canonical_id) override {
-    EXPECT_EQ(system, "business-central");
-    add(std::string(entity), std::string(external_id), std::string(canonical_id));
-    return Ok{};
-  }
-  std::optional<std::string> lookup(std::string_view entity, std::string_view external_id) const override {
-    std::lock_guard lock(mu_);
-    auto it = map_.find({std::string(entity), std::string(external_id)});
-    if (it == map_.end()) return std::nullopt;
-    return it->second;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::string> map_;
-};
 
 json seed() {
   return *parse_exact(std::string(R"({
@@ -271,7 +237,7 @@ class BusinessCentralConnectorTest : public ::testing::Test {
   }
 
   std::unique_ptr<BusinessCentralSimulator> sim;
-  MemoryIds ids;
+  testing::MemoryIds ids{"business-central"};
   metrics::Registry registry;
   connector::ConnectorMetrics metrics{registry, "bc"};
   http::OutboundClient http{http::OutboundSettings{}};

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/tests/memory_ids.hpp"
 #include "simulator.hpp"
 #include "tests/shopify_test_shop.hpp"
 #include "trueup/config/schema.hpp"
@@ -32,31 +33,6 @@ constexpr const char* kToken = "shpat_connector_test";
 constexpr const char* kWarehouse = "655441491";
 constexpr const char* kPink = "808950810";
 constexpr const char* kBig = "9223372036854775805";
-
-// The crosswalk in memory (system "shopify").
-class MemoryIds final : public connector::ExternalIds {
- public:
-  void add(const std::string& entity, const std::string& external, const std::string& canonical) {
-    std::lock_guard lock(mu_);
-    map_[{entity, canonical}] = external;
-  }
-  Result<std::optional<std::string>> external_id(std::string_view system, std::string_view entity,
-                                                 std::string_view canonical_id) override {
-    EXPECT_EQ(system, "shopify");
-    std::lock_guard lock(mu_);
-    auto it = map_.find({std::string(entity), std::string(canonical_id)});
-    if (it == map_.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
-  }
-  Result<std::optional<std::string>> canonical_id(std::string_view, std::string_view, std::string_view) override {
-    return std::optional<std::string>();
-  }
-  Status learn(std::string_view, std::string_view, std::string_view, std::string_view) override { return Ok{}; }
-
- private:
-  std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::string> map_;  // (entity, canonical) -> external
-};
 
 class ShopifyConnectorTest : public ::testing::Test {
  protected:
@@ -150,7 +126,7 @@ class ShopifyConnectorTest : public ::testing::Test {
   }
 
   std::unique_ptr<ShopifySimulator> sim;
-  MemoryIds ids;
+  testing::MemoryIds ids{"shopify"};
   metrics::Registry registry;
   connector::ConnectorMetrics metrics{registry, "shop"};
   http::OutboundClient http{http::OutboundSettings{}};

@@ -20,6 +20,7 @@
 
 #include "common/exact_json.hpp"
 #include "common/tests/fixture_files.hpp"
+#include "common/tests/memory_ids.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/connector/signature.hpp"
@@ -195,47 +196,6 @@ class FakeSquare {
   std::map<std::string, std::pair<std::string, std::string>> answers_;  // key -> (request body, answer)
 };
 
-// The crosswalk in memory.
-class MemoryIds final : public connector::ExternalIds, public IdResolver {
- public:
-  void add(const std::string& entity, const std::string& external, const std::string& canonical) {
-    std::lock_guard lock(mu_);
-    map_[{entity, external}] = canonical;
-  }
-  Result<std::optional<std::string>> external_id(std::string_view system, std::string_view entity,
-                                                 std::string_view canonical_id) override {
-    EXPECT_EQ(system, "square");
-    std::lock_guard lock(mu_);
-    for (const auto& [key, value] : map_)
-      if (key.first == entity && value == canonical_id) return std::optional<std::string>(key.second);
-    return std::optional<std::string>();
-  }
-  Result<std::optional<std::string>> canonical_id(std::string_view system, std::string_view entity,
-                                                  std::string_view external_id) override {
-    EXPECT_EQ(system, "square");
-    return lookup(entity, external_id);
-  }
-  Status learn(std::string_view system, std::string_view entity, std::string_view external_id,
-               std::string_view canonical_id) override {
-    EXPECT_EQ(system, "square");
-    add(std::string(entity), std::string(external_id), std::string(canonical_id));
-    std::lock_guard lock(mu_);
-    learned.push_back(std::string(entity) + "/" + std::string(external_id) + "=" + std::string(canonical_id));
-    return Ok{};
-  }
-  std::optional<std::string> lookup(std::string_view entity, std::string_view external_id) const override {
-    std::lock_guard lock(mu_);
-    auto it = map_.find({std::string(entity), std::string(external_id)});
-    if (it == map_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<std::string> learned;
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::string> map_;
-};
-
 json fixture_event(const std::string& name) {
   return (*parse_exact(testing::read_fixture("square/webhook-event-examples.extracted.json")))["events"][name];
 }
@@ -312,7 +272,7 @@ class SquareConnectorTest : public ::testing::Test {
   }
 
   FakeSquare square;
-  MemoryIds ids;
+  testing::MemoryIds ids{"square"};
   metrics::Registry registry;
   connector::ConnectorMetrics metrics{registry, "pos"};
   http::OutboundClient http{http::OutboundSettings{}};
