@@ -18,9 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include "support/loopback_server.hpp"
 #include "trueup/http/query.hpp"
 #include "trueup/http/router.hpp"
-#include "trueup/http/server.hpp"
 #include "trueup/metrics/registry.hpp"
 
 namespace trueup::testing {
@@ -47,14 +47,8 @@ class WebhookReceiver {
       if (static_cast<int>(received_.size()) <= fail_first_) return http::Response::text(500, "not now");
       return http::Response::text(200, "ok");
     });
-    http::ServerSettings s;
-    s.port = 0;
-    s.threads = 1;
-    s.access_log = false;
-    server_ = std::make_unique<http::Server>(s, router_, registry_);
-    EXPECT_TRUE(server_->start().ok());
+    server_.start(router_);
   }
-  ~WebhookReceiver() { server_->drain(std::chrono::seconds(5)); }
   WebhookReceiver(const WebhookReceiver&) = delete;
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
 
@@ -70,7 +64,7 @@ class WebhookReceiver {
     return handshakes_;
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks"; }
+  std::string url() const { return server_.url("/hooks"); }
 
   // Waits until `n` deliveries arrived (at most `bound`); returns them all.
   std::vector<Received> wait_for(std::size_t n, std::chrono::milliseconds bound = std::chrono::seconds(20)) {
@@ -84,12 +78,11 @@ class WebhookReceiver {
   int fail_first_;
   Handshake handshake_ = Handshake::off;
   int handshakes_ = 0;
-  http::Router router_;
-  metrics::Registry registry_;
-  std::unique_ptr<http::Server> server_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Received> received_;
+  http::Router router_;
+  LoopbackServer server_;  // last: drains before what the handlers use goes
 };
 
 }  // namespace trueup::testing

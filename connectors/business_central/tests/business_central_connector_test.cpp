@@ -23,6 +23,7 @@
 #include "common/exact_json.hpp"
 #include "common/tests/memory_ids.hpp"
 #include "simulator.hpp"
+#include "support/loopback_server.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/http/outbound.hpp"
@@ -130,15 +131,9 @@ class WebhookEndpoint {
       notifications += receipt->messages.size();
       return http::Response::json(200, "{}");
     });
-    http::ServerSettings s;
-    s.port = 0;
-    s.threads = 1;
-    s.access_log = false;
-    server_ = std::make_unique<http::Server>(s, router_, registry_);
-    EXPECT_TRUE(server_->start().ok());
+    server_.start(router_);
   }
-  ~WebhookEndpoint() { server_->drain(std::chrono::seconds(5)); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1/webhooks/bc"; }
+  std::string url() const { return server_.url("/v1/webhooks/bc"); }
 
   std::mutex mu_;
   int handshakes = 0;
@@ -146,8 +141,7 @@ class WebhookEndpoint {
 
  private:
   http::Router router_;
-  metrics::Registry registry_;
-  std::unique_ptr<http::Server> server_;
+  trueup::testing::LoopbackServer server_;  // last: drains before what the handlers use goes
 };
 
 class BusinessCentralConnectorTest : public ::testing::Test {

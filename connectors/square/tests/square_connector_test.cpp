@@ -21,6 +21,7 @@
 #include "common/exact_json.hpp"
 #include "common/tests/fixture_files.hpp"
 #include "common/tests/memory_ids.hpp"
+#include "support/loopback_server.hpp"
 #include "trueup/config/schema.hpp"
 #include "trueup/connector/connector.hpp"
 #include "trueup/connector/signature.hpp"
@@ -120,16 +121,10 @@ class FakeSquare {
       }
       return http::Response::json(200, answers_[key].second);
     });
-    http::ServerSettings s;
-    s.port = 0;
-    s.threads = 1;
-    s.access_log = false;
-    server_ = std::make_unique<http::Server>(s, router_, registry_);
-    EXPECT_TRUE(server_->start().ok());
+    server_.start(router_);
   }
-  ~FakeSquare() { server_->drain(std::chrono::seconds(5)); }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string url() const { return server_.url(); }
 
   std::mutex mu_;
   std::map<std::string, json> orders;
@@ -190,10 +185,9 @@ class FakeSquare {
     return json{{"counts", out}}.dump();
   }
 
-  metrics::Registry registry_;
-  http::Router router_;
-  std::unique_ptr<http::Server> server_;
   std::map<std::string, std::pair<std::string, std::string>> answers_;  // key -> (request body, answer)
+  http::Router router_;
+  trueup::testing::LoopbackServer server_;  // last: drains before what the handlers use goes
 };
 
 json fixture_event(const std::string& name) {
