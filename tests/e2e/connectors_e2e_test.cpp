@@ -346,21 +346,8 @@ TEST(ConnectorsE2E, ShopifySetAvailableThroughOutboundWorkflowsUnderFaultsAndThe
   ASSERT_FALSE(HasFatalFailure());
   HttpClient client("127.0.0.1", d.port);
 
-  auto listed = client.get("/v1/connectors");
-  ASSERT_TRUE(listed);
-  ASSERT_EQ(listed->status, 200) << listed->body;
-  bool found = false;
-  const json connectors = json::parse(listed->body);
-  for (const auto& c : connectors["items"])
-    if (c["id"] == id) {
-      found = true;
-      ASSERT_EQ(c["operations"].size(), 2u) << c.dump();
-      EXPECT_EQ(c["operations"][0]["name"], "set_available");
-      EXPECT_EQ(c["operations"][0]["idempotency"], "set_to_value");
-      EXPECT_EQ(c["operations"][1]["name"], "set_available_batch");
-      EXPECT_EQ(c["operations"][1]["idempotency"], "target_key");
-    }
-  EXPECT_TRUE(found) << listed->body;
+  EXPECT_EQ(listed_operations(d.port, id),
+            (std::vector<std::string>{"set_available/set_to_value", "set_available_batch/target_key"}));
 
   // Canonical SKUs and locations of this run, mapped to the seed's ids (one
   // inventory item id beyond 2^53).

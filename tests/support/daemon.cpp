@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "support/http_client.hpp"
 #include "support/test_env.hpp"
 
@@ -32,6 +34,25 @@ void stop_daemon(Daemon& d) {
   auto code = d.process->wait(std::chrono::seconds(60));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << d.process->stderr_text();
+}
+
+std::vector<std::string> listed_operations(std::uint16_t port, const std::string& id) {
+  HttpClient client("127.0.0.1", port);
+  auto listed = client.get("/v1/connectors");
+  if (!listed || listed->status != 200) {
+    ADD_FAILURE() << "GET /v1/connectors: " << (listed ? listed->body : "no answer");
+    return {};
+  }
+  const auto connectors = nlohmann::json::parse(listed->body);
+  for (const auto& c : connectors["items"]) {
+    if (c["id"] != id) continue;
+    std::vector<std::string> out;
+    for (const auto& op : c["operations"])
+      out.push_back(op["name"].get<std::string>() + "/" + op["idempotency"].get<std::string>());
+    return out;
+  }
+  ADD_FAILURE() << "connector " << id << " is not listed: " << listed->body;
+  return {};
 }
 
 std::unique_ptr<Process> start_simulator(const std::string& system, std::uint16_t port,

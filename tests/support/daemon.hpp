@@ -34,6 +34,11 @@ std::unique_ptr<Process> start_simulator(const std::string& system, std::uint16_
                                          const std::vector<std::string>& args,
                                          const std::map<std::string, std::string>& env);
 
+// The operations GET /v1/connectors lists for connector `id`, as
+// "name/idempotency" in the listed order; a gtest failure (and empty) when
+// the call fails or the connector is not listed.
+std::vector<std::string> listed_operations(std::uint16_t port, const std::string& id);
+
 // psql -Atc: the answer without the trailing newline.
 std::string psql(const std::string& pg, const std::string& sql);
 // Waits (bounded) until `sql` answers `expected`; polls every 100 ms.
