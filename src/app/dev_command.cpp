@@ -186,7 +186,6 @@ class Driver {
   };
   struct WebOrder {
     std::string id;
-    std::string name;
     std::vector<std::pair<std::string, int>> lines;  // sku, quantity
     Clock::time_point at;
   };
@@ -270,7 +269,6 @@ class Driver {
     if (!r || !r->contains("orders") || (*r)["orders"].empty()) return;
     const json& order = (*r)["orders"][0];
     web.id = order["id"].is_string() ? order["id"].get<std::string>() : std::to_string(order["id"].get<std::int64_t>());
-    web.name = order.value("name", web.id);
     web.at = Clock::now();
     counts_.web_orders.fetch_add(1);
     web_.push_back(std::move(web));
@@ -289,9 +287,7 @@ class Driver {
               {"locationCode", estate_.warehouse},
               {"quantity", -quantity},
               {"entryType", "Sale"},
-              {"documentNumber", "WEB" + web.name.substr(web.name.find_first_of("0123456789") == std::string::npos
-                                                             ? 0
-                                                             : web.name.find_first_of("0123456789"))}},
+              {"documentNumber", "W" + web.id}},  // the shop order id (BC numbers hold 20)
              201);
       if (call(shopify_, "PUT", "/_sim/orders/" + web.id, {{"fulfillment_status", "fulfilled"}}, 200))
         counts_.web_fulfilled.fetch_add(1);

@@ -36,8 +36,8 @@ std::optional<Job> JobQueue::pop(bool interactive_only) {
   std::unique_lock lock(mutex_);
   auto& cv = interactive_only ? interactive_ready_ : ready_;
   cv.wait(lock, [&] { return closed_ || !interactive_.empty() || (!interactive_only && !background_.empty()); });
-  auto& lane = !interactive_.empty() ? interactive_ : background_;
-  if (lane.empty() || (interactive_only && &lane != &interactive_)) return std::nullopt;
+  auto& lane = interactive_only || !interactive_.empty() ? interactive_ : background_;
+  if (lane.empty()) return std::nullopt;  // closed, and nothing left this worker takes
   Job job = std::move(lane.front());
   lane.pop_front();
   return job;
