@@ -275,32 +275,56 @@ struct Engine::Impl {
 
   // ---- claiming --------------------------------------------------------------
 
+  // How long a lease on a workflow about to run `step` lasts: the configured
+  // lease, and at least the step's timeout with 5 s to spare.
+  std::int64_t lease_ms(const Step& step) const {
+    return std::max(settings.lease, step.timeout + milliseconds(5000)).count();
+  }
+
+  // The claim's lease_until: per type, the longest lease its steps need, so
+  // the step claimed (whichever it is) needs no renewal before it runs.
+  // Parameters from $5 on; types not defined here get the configured lease ($2).
+  std::string claim_lease_sql(std::int64_t now, std::vector<Param>& params) const {
+    if (types.empty()) return "$2";
+    std::string sql = "CASE type";
+    for (const auto& [name, type] : types) {
+      std::int64_t longest = settings.lease.count();
+      for (const auto& step : type.steps) longest = std::max(longest, lease_ms(step));
+      params.emplace_back(name);
+      params.emplace_back(now + longest);
+      sql += " WHEN $" + std::to_string(params.size() - 1) + " THEN $" + std::to_string(params.size());
+    }
+    return "CAST(" + sql + " ELSE $2 END AS BIGINT)";
+  }
+
   Result<std::vector<Claimed>> claim(std::size_t limit) {
     std::vector<Claimed> out;
     const std::int64_t now = now_ms();
     const std::int64_t until = now + settings.lease.count();
+    std::vector<Param> params{settings.instance_id, until, now, static_cast<std::int64_t>(limit)};
+    const std::string lease = claim_lease_sql(now, params);
     std::string sql;
     if (postgres) {
-      sql = std::string(
-                "UPDATE trueup_workflow w SET state = 'running', lease_owner = $1, lease_until = $2, due_at = $2, "
-                "lease_token = w.lease_token + 1, updated_at = $3 FROM (SELECT id FROM trueup_workflow "
-                "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4 "
-                "FOR UPDATE SKIP LOCKED) c WHERE w.id = c.id RETURNING ") +
+      sql = "UPDATE trueup_workflow w SET state = 'running', lease_owner = $1, lease_until = " + lease +
+            ", due_at = " + lease +
+            ", lease_token = w.lease_token + 1, updated_at = $3 FROM (SELECT id FROM trueup_workflow "
+            "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4 "
+            "FOR UPDATE SKIP LOCKED) c WHERE w.id = c.id RETURNING "
             "w.id, w.type, w.correlation_key, w.phase, w.step_index, w.attempt, w.run, w.input, w.context, "
             "w.wait_signal, w.wait_until, w.pending_signals, w.lease_token, w.cancel_requested, w.end_state, "
             "w.lease_until";
     } else {
       // SQLite has one writer: the UPDATE itself is the claim.
-      sql = std::string(
-                "UPDATE trueup_workflow SET state = 'running', lease_owner = $1, lease_until = $2, due_at = $2, "
-                "lease_token = lease_token + 1, updated_at = $3 WHERE id IN (SELECT id FROM trueup_workflow "
-                "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4) "
-                "RETURNING ") +
-            kClaimColumns;
+      sql = "UPDATE trueup_workflow SET state = 'running', lease_owner = $1, lease_until = " + lease +
+            ", due_at = " + lease +
+            ", lease_token = lease_token + 1, updated_at = $3 WHERE id IN (SELECT id FROM trueup_workflow "
+            "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4) "
+            "RETURNING " +
+            std::string(kClaimColumns);
     }
     auto s = store.transact([&](store::Transaction& tx) -> Status {
       out.clear();
-      auto rows = tx.exec(sql, {settings.instance_id, until, now, static_cast<std::int64_t>(limit)});
+      auto rows = tx.exec(sql, params);
       if (!rows) return std::move(rows).error();
       for (const auto& r : rows->rows) out.push_back(claimed_from_row(r));
       return Ok{};
@@ -371,7 +395,7 @@ struct Engine::Impl {
     // A step must not outlive its lease: renew first when it might.
     const std::int64_t now = now_ms();
     if (w.lease_until - now < step.timeout.count()) {
-      const std::int64_t until = now + std::max(settings.lease, step.timeout + milliseconds(5000)).count();
+      const std::int64_t until = now + lease_ms(step);
       bool kept = false;
       auto s = store.transact([&](store::Transaction& tx) -> Status {
         auto r = tx.exec(
@@ -440,6 +464,19 @@ struct Engine::Impl {
     std::vector<Claimed> next;
     if (batch.empty()) return next;
     if (batch.size() > 1) {
+      // One lock order for every worker (see WorkflowType::record_order).
+      auto key = [](const Pending& p) {
+        return p.type->record_order ? p.type->record_order(*p.input) : p.w.correlation_key;
+      };
+      std::vector<std::pair<std::string, std::size_t>> order;
+      order.reserve(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) order.emplace_back(batch[i].type->name + '\x1f' + key(batch[i]), i);
+      std::stable_sort(order.begin(), order.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::vector<Pending> sorted;
+      sorted.reserve(batch.size());
+      for (const auto& [k, i] : order) sorted.push_back(std::move(batch[i]));
+      batch = std::move(sorted);
       std::vector<Completion> done(batch.size());
       auto s = store.transact([&](store::Transaction& tx) -> Status {
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -738,7 +775,7 @@ struct Engine::Impl {
     std::optional<std::string> lease_owner;
     if (keep_lease) {
       const Step& next = type.steps[static_cast<std::size_t>(step_index)];
-      lease_until = now + std::max(settings.lease, next.timeout + milliseconds(5000)).count();
+      lease_until = now + lease_ms(next);
       lease_owner = settings.instance_id;
       due = lease_until;
     }

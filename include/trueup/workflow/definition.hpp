@@ -157,6 +157,13 @@ struct Step {
 struct WorkflowType {
   std::string name;  // e.g. "stock_movement"; a metric label
   std::vector<Step> steps;
+  // A worker records the outcomes of several steps in one transaction,
+  // ordered by type name and then by this key of each workflow's input
+  // (empty: its correlation key). Workers on other threads and instances do
+  // the same, so steps whose on_commit writes lock rows named by the key
+  // (e.g. a stock position: "<sku>|<location>") lock them in one order and
+  // do not deadlock.
+  std::function<std::string(const nlohmann::json& input)> record_order = {};
 };
 
 // The derived idempotency key (see StepContext::idempotency_key).
