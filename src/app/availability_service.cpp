@@ -121,7 +121,7 @@ struct AvailabilityService::Impl {
       auto p = tx.exec("SELECT sku, location, on_hand_e5 FROM stock_position");
       if (!p) return std::move(p).error();
       for (const auto& row : p->rows) positions.emplace_back(*row[0], *row[1], std::stoll(*row[2]));
-      auto held = tx.exec("DELETE FROM reservation_dirty");
+      auto held = tx.exec(unlocked_marks("reservation_dirty"));
       if (!held) return std::move(held).error();
       auto q = tx.exec("SELECT channel, sku, available FROM availability_published");
       if (!q) return std::move(q).error();
@@ -204,13 +204,23 @@ struct AvailabilityService::Impl {
     return Ok{};
   }
 
+  // "DELETE FROM `table`" of dirty marks: on PostgreSQL only the marks no
+  // transaction holds; a held one commits marked and the next drain takes it.
+  std::string unlocked_marks(const std::string& table) const {
+    std::string sql = "DELETE FROM " + table;
+    if (store.engine() == "postgres") sql += " WHERE ctid IN (SELECT ctid FROM " + table + " FOR UPDATE SKIP LOCKED)";
+    return sql;
+  }
+
   // Clears the dirty marks into `out`: each position, its on-hand and the
   // earliest sale behind the mark (a Julian day, read as Unix milliseconds).
-  static Status take_dirty(store::Transaction& tx, std::vector<DirtyPosition>& out) {
+  // A mark a movement being recorded holds is left for the next drain, so
+  // the drain neither waits for it nor deadlocks with a transaction marking
+  // several positions.
+  Status take_dirty(store::Transaction& tx, std::vector<DirtyPosition>& out) const {
     out.clear();
-    auto r = tx.exec(
-        "DELETE FROM stock_dirty RETURNING sku, location, on_hand_e5, (earliest_occurred_jd - 2440587.5) * "
-        "86400000.0");
+    auto r = tx.exec(unlocked_marks("stock_dirty") +
+                     " RETURNING sku, location, on_hand_e5, (earliest_occurred_jd - 2440587.5) * 86400000.0");
     if (!r) return std::move(r).error();
     for (const auto& row : r->rows)
       out.push_back(DirtyPosition{*row[0], *row[1], std::stoll(*row[2]), wall_time_of_ms(row[3])});
@@ -226,7 +236,7 @@ struct AvailabilityService::Impl {
     std::vector<std::string> orders;
     auto dirty = store.transact([&](store::Transaction& tx) -> Status {
       orders.clear();
-      auto r = tx.exec("DELETE FROM reservation_dirty RETURNING order_id");
+      auto r = tx.exec(unlocked_marks("reservation_dirty") + " RETURNING order_id");
       if (!r) return std::move(r).error();
       for (const auto& row : r->rows) orders.push_back(*row[0]);
       return Ok{};

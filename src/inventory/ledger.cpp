@@ -285,7 +285,12 @@ workflow::WorkflowType movement_workflow(messaging::Outbox& outbox, std::string 
         });
     return Ok{};
   };
-  return workflow::WorkflowType{kMovementWorkflow, {std::move(ledger)}};
+  workflow::WorkflowType type{kMovementWorkflow, {std::move(ledger)}};
+  // The step locks its position (stock_position, stock_dirty) first.
+  type.record_order = [](const nlohmann::json& input) {
+    return input.value("sku", std::string()) + '|' + input.value("location", std::string());
+  };
+  return type;
 }
 
 namespace {
