@@ -470,9 +470,9 @@ struct Engine::Impl {
       };
       std::vector<std::pair<std::string, std::size_t>> order;
       order.reserve(batch.size());
-      for (std::size_t i = 0; i < batch.size(); ++i) order.emplace_back(batch[i].type->name + '\x1f' + key(batch[i]), i);
-      std::stable_sort(order.begin(), order.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        order.emplace_back(batch[i].type->name + '\x1f' + key(batch[i]), i);
+      std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       std::vector<Pending> sorted;
       sorted.reserve(batch.size());
       for (const auto& [k, i] : order) sorted.push_back(std::move(batch[i]));
