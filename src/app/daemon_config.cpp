@@ -101,6 +101,10 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                           bounded(with_default("queue_capacity", Type::integer, "10000",
                                                "Work items waiting for a connection before callers get `overloaded`."),
                                   1, 10000000),
+                          with_default("prepared_statements", Type::boolean, "true",
+                                       "Prepare each statement on its connection at its second use, so the server "
+                                       "parses and plans it once; false behind a pooler that does not keep them "
+                                       "(PgBouncer transaction mode before 1.21)."),
                       }),
               section("sqlite", "SQLite (embedded default, one instance).",
                       {
@@ -310,6 +314,7 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
     p.pool_size = static_cast<int>(pg.integer("pool_size"));
     p.connect_timeout = pg.duration("connect_timeout");
     p.queue_capacity = static_cast<std::size_t>(pg.integer("queue_capacity"));
+    p.prepared_statements = pg.boolean("prepared_statements");
     s.postgres = p;
   }
   auto sq = st.section("sqlite");

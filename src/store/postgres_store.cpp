@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -93,9 +95,51 @@ bool changes_rows(std::string_view sql) {
   return false;
 }
 
+// The statements one connection has prepared (server-side, by name), so the
+// server parses and plans each of them once instead of at every call. A
+// statement is prepared at its second use: one-off texts (a multi-row INSERT
+// of an unusual size) stay unnamed. Bounded: past kMaxPrepared statements,
+// the rest run unnamed.
+class StatementCache {
+ public:
+  explicit StatementCache(bool enabled = true) : enabled_(enabled) {}
+
+  // The name to run `sql` under; nullopt: run it unnamed.
+  std::optional<std::string> name_for(pqxx::connection& connection, std::string_view sql) {
+    if (!enabled_) return std::nullopt;
+    if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
+    if (prepared_.size() >= kMaxPrepared) return std::nullopt;
+    if (seen_.insert(std::string(sql)).second) {
+      if (seen_.size() > kMaxSeen) seen_.clear();
+      return std::nullopt;
+    }
+    std::string name = "trueup_" + std::to_string(prepared_.size() + 1);
+    // Registered with libpqxx here; the server prepares it at its first run
+    // (a failure there is the statement's error, and it is tried again).
+    connection.prepare(name, std::string(sql));
+    seen_.erase(std::string(sql));
+    prepared_.emplace(std::string(sql), name);
+    return name;
+  }
+
+  // The connection was replaced: its statements went with it.
+  void clear() noexcept {
+    prepared_.clear();
+    seen_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxPrepared = 256;
+  static constexpr std::size_t kMaxSeen = 4096;
+  bool enabled_;
+  std::map<std::string, std::string, std::less<>> prepared_;
+  std::set<std::string, std::less<>> seen_;
+};
+
 class PostgresTransaction final : public detail::AbortOnErrorTransaction {
  public:
-  PostgresTransaction(pqxx::work& tx, const Conninfo& info) : tx_(tx), info_(info) {}
+  PostgresTransaction(pqxx::work& tx, pqxx::connection& connection, StatementCache& statements, const Conninfo& info)
+      : tx_(tx), connection_(connection), statements_(statements), info_(info) {}
 
   bool broken() const { return broken_; }
 
@@ -123,7 +167,10 @@ class PostgresTransaction final : public detail::AbortOnErrorTransaction {
           }
           values[i] = text[i].c_str();
         }
-        result = tx_.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(values));
+        if (auto name = statements_.name_for(connection_, sql))
+          result = tx_.exec_prepared(*name, pqxx::prepare::make_dynamic_params(values));
+        else
+          result = tx_.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(values));
       }
       return to_rows(result, sql);
     } catch (const pqxx::failure&) {
@@ -152,6 +199,8 @@ class PostgresTransaction final : public detail::AbortOnErrorTransaction {
   }
 
   pqxx::work& tx_;
+  pqxx::connection& connection_;
+  StatementCache& statements_;
   const Conninfo& info_;
   bool broken_ = false;
 };
@@ -170,6 +219,7 @@ class PostgresStore final : public detail::WorkerStore {
   PostgresStore(Conninfo info, std::unique_ptr<pqxx::connection> first, const PostgresSettings& settings)
       : WorkerStore(settings.queue_capacity), info_(std::move(info)) {
     connections_.resize(static_cast<std::size_t>(settings.pool_size));
+    statements_.resize(connections_.size(), StatementCache(settings.prepared_statements));
     connections_[0] = std::move(first);
     start_workers(connections_.size());
   }
@@ -190,6 +240,7 @@ class PostgresStore final : public detail::WorkerStore {
         auto fresh = connect(info_);
         if (!fresh) return std::move(fresh).error();
         connection = std::move(*fresh);
+        statements_[worker].clear();
       }
       std::optional<pqxx::work> tx;
       try {
@@ -203,16 +254,17 @@ class PostgresStore final : public detail::WorkerStore {
         continue;
       }
       bool broken = false;
-      Status outcome = run_work(*tx, work, broken);
+      Status outcome = run_work(*tx, *connection, statements_[worker], work, broken);
       tx.reset();  // rolls back unless committed; must go before its connection
       if (broken || !connection->is_open()) connection.reset();
       return outcome;
     }
   }
 
-  Status run_work(pqxx::work& tx, const Work& work, bool& broken) {
+  Status run_work(pqxx::work& tx, pqxx::connection& connection, StatementCache& statements, const Work& work,
+                  bool& broken) {
     try {
-      PostgresTransaction t(tx, info_);
+      PostgresTransaction t(tx, connection, statements, info_);
       Status s = work(t);
       broken = t.broken();
       if (s && t.failed()) s = *t.failed();
@@ -231,6 +283,7 @@ class PostgresStore final : public detail::WorkerStore {
  private:
   Conninfo info_;
   std::vector<std::unique_ptr<pqxx::connection>> connections_;  // [i] belongs to worker i
+  std::vector<StatementCache> statements_;                      // [i]: what connections_[i] prepared
 };
 
 std::string quote_identifier(std::string_view name) {

@@ -723,11 +723,12 @@ class PostgresStoreTest : public ::testing::Test {
           [&](Transaction& tx) { return exec_ok(tx, "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
   }
 
-  std::unique_ptr<Store> open(int pool_size) {
+  std::unique_ptr<Store> open(int pool_size, bool prepared_statements = true) {
     PostgresSettings s;
     s.url = url_;
     s.schema = schema_;
     s.pool_size = pool_size;
+    s.prepared_statements = prepared_statements;
     auto r = open_postgres(s);
     EXPECT_TRUE(r.ok()) << r.error().describe();
     return r ? std::move(*r) : nullptr;
@@ -819,6 +820,69 @@ TEST_F(PostgresStoreTest, SqlStatesMapToErrc) {
   ASSERT_FALSE(timed_out.ok());
   EXPECT_EQ(timed_out.error().code, Errc::timeout) << timed_out.error().describe();
   EXPECT_TRUE(store->ping().ok());
+}
+
+// The statements the session has prepared (pg_prepared_statements is per session).
+std::vector<std::string> prepared_on(Store& store) {
+  std::vector<std::string> out;
+  auto s = store.transact([&](Transaction& tx) -> Status {
+    auto r = tx.exec("SELECT statement FROM pg_prepared_statements ORDER BY statement");
+    if (!r) return std::move(r).error();
+    for (const auto& row : r->rows) out.push_back(*row[0]);
+    return Ok{};
+  });
+  EXPECT_TRUE(s.ok()) << s.error().describe();
+  return out;
+}
+
+TEST_F(PostgresStoreTest, AStatementIsPreparedAtItsSecondUseAndStillReportsItsErrors) {
+  auto store = open(1);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store->transact([](Transaction& tx) { return exec_ok(tx, "CREATE TABLE items (id BIGINT PRIMARY KEY)"); }).ok());
+  const std::string insert = "INSERT INTO items (id) VALUES ($1)";
+  auto add = [&](std::int64_t id) {
+    return store->transact([&](Transaction& tx) { return exec_ok(tx, insert, {id}); });
+  };
+
+  ASSERT_TRUE(add(1).ok());
+  EXPECT_TRUE(prepared_on(*store).empty());  // a first use runs unnamed
+  ASSERT_TRUE(add(2).ok());
+  EXPECT_EQ(prepared_on(*store), std::vector<std::string>{insert});
+  ASSERT_TRUE(add(3).ok());
+  EXPECT_EQ(prepared_on(*store), std::vector<std::string>{insert});
+
+  // A prepared statement's failure is the same error, and the connection
+  // goes on with the statement still prepared.
+  auto duplicate = add(3);
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().code, Errc::already_exists) << duplicate.error().describe();
+  ASSERT_TRUE(add(4).ok());
+  auto count = store->transact([](Transaction& tx) -> Status {
+    auto r = tx.exec("SELECT count(*) FROM items WHERE id > $1", {std::int64_t{0}});
+    if (!r) return std::move(r).error();
+    EXPECT_EQ(r->rows.at(0).at(0), "4");
+    return Ok{};
+  });
+  EXPECT_TRUE(count.ok()) << count.error().describe();
+
+  // A statement that fails to prepare (an unknown table) is an error each
+  // time, not a poisoned name.
+  for (int i = 0; i < 3; ++i) {
+    auto missing = store->transact(
+        [](Transaction& tx) { return exec_ok(tx, "SELECT 1 FROM no_such_table WHERE 1 = $1", {std::int64_t{1}}); });
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().message.find("no_such_table"), std::string::npos) << missing.error().describe();
+  }
+  ASSERT_TRUE(add(5).ok());
+}
+
+TEST_F(PostgresStoreTest, PreparedStatementsCanBeSwitchedOff) {
+  auto store = open(1, /*prepared_statements=*/false);
+  ASSERT_NE(store, nullptr);
+  for (std::int64_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(store->transact([&](Transaction& tx) { return exec_ok(tx, "SELECT $1::bigint + 1", {i}); }).ok());
+  EXPECT_TRUE(prepared_on(*store).empty());
 }
 
 TEST_F(PostgresStoreTest, ConcurrentMigratorsApplyEachFileOnce) {

@@ -122,6 +122,11 @@ struct PostgresSettings {
   int pool_size = 4;                                // connections = threads
   std::chrono::milliseconds connect_timeout{5000};  // rounded up to whole seconds
   std::size_t queue_capacity = 10000;               // waiting work items
+  // Statements with parameters are prepared on their connection (named,
+  // server-side) at their second use, up to 256 per connection, so the
+  // server parses and plans them once. Off for a pooler that does not keep
+  // prepared statements across transactions.
+  bool prepared_statements = true;
   // When set: created if missing and made the search_path of every
   // connection (so tables and schema_migrations live there). Lower-case
   // letters, digits and '_'; the URL must not set `options` then.
