@@ -7,7 +7,7 @@
 // trueup_availability_sale_to_channel_seconds for comparison.
 //
 //   sale_to_channel [--rate 200] [--seconds 60] [--skus 500] [--stores 5]
-//                   [--stock 1000] [--workers 16] [--pool 8] [--claim-batch 32] [--keep]
+//                   [--stock 1000] [--workers 4] [--pool 4] [--claim-batch 32] [--keep]
 //
 // Needs TRUEUP_BINARY and TRUEUP_TEST_PG_URL (`make bench` sets both).
 // Starts, on 127.0.0.1 only: one `trueup sim square` per store (one
@@ -76,8 +76,8 @@ struct Options {
   int skus = 500;
   int stores = 5;
   long stock = 1000;
-  int workers = 16;
-  int pool = 8;
+  int workers = 4;  // the daemon's defaults (workflow.workers, store.postgres.pool_size)
+  int pool = 4;
   int claim_batch = 32;
   bool keep = false;
 };
@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: sale_to_channel [--rate 200] [--seconds 60] [--skus 500] [--stores 5] [--stock 1000] "
-                 "[--workers 16] [--pool 8] [--claim-batch 32] [--keep]\n  (rate x seconds <= 120000)\n");
+                 "[--workers 4] [--pool 4] [--claim-batch 32] [--keep]\n  (rate x seconds <= 120000)\n");
     return 2;
   }
   const std::string binary = env("TRUEUP_BINARY"), pg = env("TRUEUP_TEST_PG_URL");

@@ -6,7 +6,7 @@
 # write carrying it (target p99 <= 1 s) and where the time goes; asserts
 # nothing about them. Needs TRUEUP_BINARY and TRUEUP_TEST_PG_URL (`make
 # bench` provides them). BENCH_S2C_ARGS replaces the options, e.g.
-# "--seconds 10" or "--workers 32 --pool 16".
+# "--seconds 10" or "--workers 8 --pool 6".
 set -euo pipefail
 bin="${TRUEUP_BINARY:?set TRUEUP_BINARY}"
 : "${TRUEUP_TEST_PG_URL:?set TRUEUP_TEST_PG_URL (scripts/pg-up)}"
