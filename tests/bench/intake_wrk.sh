@@ -28,12 +28,12 @@ http:
   access_log: false
 api:
   allow_anonymous: true
-  workers: 8
+  workers: 4
   queue_capacity: 10000
 store:
   postgres:
     url: \${BENCH_PG}
-    pool_size: 8
+    pool_size: 4
 bus:
   kafka:
     bootstrap_servers: \${BENCH_KAFKA}
