@@ -109,16 +109,17 @@ class StatementCache {
     if (!enabled_) return std::nullopt;
     if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
     if (prepared_.size() >= kMaxPrepared) return std::nullopt;
-    if (seen_.insert(std::string(sql)).second) {
-      if (seen_.size() > kMaxSeen) seen_.clear();
+    auto seen = seen_.find(sql);
+    if (seen == seen_.end()) {
+      if (seen_.size() >= kMaxSeen) seen_.clear();
+      seen_.emplace(sql);
       return std::nullopt;
     }
     std::string name = "trueup_" + std::to_string(prepared_.size() + 1);
     // Registered with libpqxx here; the server prepares it at its first run
     // (a failure there is the statement's error, and it is tried again).
-    connection.prepare(name, std::string(sql));
-    seen_.erase(std::string(sql));
-    prepared_.emplace(std::string(sql), name);
+    connection.prepare(name, *seen);
+    prepared_.emplace(std::move(seen_.extract(seen).value()), name);
     return name;
   }
 

@@ -178,10 +178,8 @@ struct Engine::Impl {
     if (settings.lease < milliseconds(1000)) throw std::invalid_argument("workflow engine: lease must be at least 1 s");
     if (settings.claim_batch < 1) throw std::invalid_argument("workflow engine: claim_batch must be at least 1");
     if (settings.step_log_limit < 1) throw std::invalid_argument("workflow engine: step_log_limit must be at least 1");
-    // Every state but completed: completed workflows stay in the table, and
-    // counting them would scan it every refresh (see refresh_metrics).
     for (State s : kStates)
-      if (s != State::completed)
+      if (gauged(s))
         state_gauges[static_cast<std::size_t>(s)] = &registry.gauge(
             "trueup_workflows", "Workflows by state but completed (refreshed periodically from the database)",
             {{"state", std::string(to_string(s))}});
@@ -213,6 +211,19 @@ struct Engine::Impl {
   std::unique_ptr<store::PgListener> listener;
 
   // ---- small helpers -------------------------------------------------------
+
+  // The states trueup_workflows counts: every one but completed. Completed
+  // workflows stay in the table, and counting them would scan its whole
+  // history at every refresh.
+  static bool gauged(State s) noexcept { return s != State::completed; }
+
+  // "('pending', ...)": the gauged states, for an IN over the state index.
+  static std::string gauged_states_sql() {
+    std::string sql;
+    for (State s : kStates)
+      if (gauged(s)) sql += (sql.empty() ? "('" : ", '") + std::string(to_string(s)) + "'";
+    return sql + ")";
+  }
 
   std::int64_t now_ms() const { return epoch_ms(clock.now()); }
 
@@ -930,9 +941,9 @@ struct Engine::Impl {
     auto s = store.transact([&](store::Transaction& tx) -> Status {
       // An index range over (state, type): the cost follows the workflows
       // that are not completed, not the table's history.
-      auto rows = tx.exec(
-          "SELECT state, COUNT(*) FROM trueup_workflow WHERE state IN ('pending', 'running', 'waiting', 'retrying', "
-          "'paused', 'failed', 'compensated', 'cancelled') GROUP BY state");
+      static const std::string sql =
+          "SELECT state, COUNT(*) FROM trueup_workflow WHERE state IN " + gauged_states_sql() + " GROUP BY state";
+      auto rows = tx.exec(sql);
       if (!rows) return std::move(rows).error();
       counts.clear();
       for (const auto& r : rows->rows) counts[detail::text_or(r[0])] = detail::to_int(r[1]);
