@@ -29,6 +29,7 @@ GroupCommitter::GroupCommitter(store::Store& store, messaging::Inbox& inbox, wor
 }
 
 void GroupCommitter::submit(Job job) {
+  job.submitted = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   queue_.push_back(std::move(job));
   dispatch_locked(lock);
@@ -52,8 +53,10 @@ void GroupCommitter::dispatch_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 void GroupCommitter::run(std::shared_ptr<Batch> batch) {
+  // The batch's requests have waited since its first (oldest) job came.
+  const auto since = batch->jobs.front().submitted;
   store_.post_interactive([this, batch](store::Transaction& tx) { return write(tx, *batch); },
-                          [this, batch](Status status) { finished(batch, std::move(status)); });
+                          [this, batch](Status status) { finished(batch, std::move(status)); }, since);
 }
 
 Status GroupCommitter::write(store::Transaction& tx, Batch& batch) {

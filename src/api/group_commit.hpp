@@ -18,6 +18,7 @@
 // Failures of the store itself (unavailable, overloaded, timeout) fail every
 // job of the batch: nothing was accepted and the senders retry.
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -55,6 +56,7 @@ struct Job {
   // Called exactly once on a store thread: the text `finish` returned after
   // the commit, or the error. Must not block.
   std::function<void(Result<std::string>)> done;
+  std::chrono::steady_clock::time_point submitted{};  // set by submit()
 };
 
 struct GroupCommitSettings {

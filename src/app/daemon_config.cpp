@@ -105,6 +105,13 @@ std::shared_ptr<const config::Schema> daemon_schema() {
                                        "Prepare each statement on its connection at its second use, so the server "
                                        "parses and plans it once; false behind a pooler that does not keep them "
                                        "(PgBouncer transaction mode before 1.21)."),
+                          bounded(with_default("yield_above", Type::duration, "0ms",
+                                               "A request that waited longer than this for its intake commit "
+                                               "makes background transactions (workflow steps, relay, "
+                                               "availability) run one at a time, one more per second without "
+                                               "another such wait; 0 = they never yield. Trades catching up for "
+                                               "intake latency (docs/store.md)."),
+                                  0, 60000),
                       }),
               section("sqlite", "SQLite (embedded default, one instance).",
                       {
@@ -315,6 +322,7 @@ Result<DaemonSettings> daemon_settings(const config::Config& config) {
     p.connect_timeout = pg.duration("connect_timeout");
     p.queue_capacity = static_cast<std::size_t>(pg.integer("queue_capacity"));
     p.prepared_statements = pg.boolean("prepared_statements");
+    p.yield_above = pg.duration("yield_above");
     s.postgres = p;
   }
   auto sq = st.section("sqlite");

@@ -218,7 +218,7 @@ Result<std::unique_ptr<pqxx::connection>> connect(const Conninfo& info) {
 class PostgresStore final : public detail::WorkerStore {
  public:
   PostgresStore(Conninfo info, std::unique_ptr<pqxx::connection> first, const PostgresSettings& settings)
-      : WorkerStore(settings.queue_capacity), info_(std::move(info)) {
+      : WorkerStore(settings.queue_capacity, detail::YieldPolicy{settings.yield_above}), info_(std::move(info)) {
     connections_.resize(static_cast<std::size_t>(settings.pool_size));
     statements_.resize(connections_.size(), StatementCache(settings.prepared_statements));
     connections_[0] = std::move(first);
@@ -302,6 +302,8 @@ Result<std::unique_ptr<Store>> open_postgres(const PostgresSettings& settings) {
   if (settings.pool_size < 1) return make_error(Errc::invalid_argument, "store.postgres.pool_size must be at least 1");
   if (settings.queue_capacity == 0)
     return make_error(Errc::invalid_argument, "store.postgres.queue_capacity must be at least 1");
+  if (settings.yield_above.count() < 0)
+    return make_error(Errc::invalid_argument, "store.postgres.yield_above must not be negative");
   auto info = detail::make_conninfo(settings);
   if (!info) return std::move(info).error();
 

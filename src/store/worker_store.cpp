@@ -13,14 +13,16 @@ namespace {
 thread_local const WorkerStore* current_worker_store = nullptr;
 }  // namespace
 
-std::optional<Error> JobQueue::try_push(Job& job, bool interactive) {
+std::optional<Error> JobQueue::try_push(Job& job, bool interactive, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   if (closed_) return make_error(Errc::unavailable, "store is stopped");
   if (interactive_.size() + background_.size() >= capacity_)
     return make_error(Errc::overloaded, "store queue is full (" + std::to_string(capacity_) +
                                             " waiting work items); raise the store's queue_capacity "
                                             "or add connections");
+  if (job.queued_at == Clock::time_point{}) job.queued_at = now;
   if (interactive) {
+    last_interactive_ = now;
     interactive_.push_back(std::move(job));
     // The reserved worker if it waits, else any.
     interactive_ready_.notify_one();
@@ -32,15 +34,80 @@ std::optional<Error> JobQueue::try_push(Job& job, bool interactive) {
   return std::nullopt;
 }
 
+std::optional<std::size_t> JobQueue::background_limit(Clock::time_point now) const {
+  if (yield_.slow.count() <= 0 || !last_slow_ || closed_) return std::nullopt;  // draining takes everything
+  const bool quiet = interactive_running_ == 0 && interactive_.empty() && now >= last_interactive_ + yield_.step;
+  if (quiet) return std::nullopt;
+  const auto steps = yield_.step.count() > 0 ? (now - *last_slow_) / yield_.step : 0;
+  return yield_.floor + static_cast<std::size_t>(steps);
+}
+
+Clock::time_point JobQueue::recheck_at(Clock::time_point now) const {
+  if (yield_.step.count() <= 0 || !last_slow_) return now + std::chrono::milliseconds(100);
+  const auto steps = (now - *last_slow_) / yield_.step;
+  auto at = *last_slow_ + (steps + 1) * yield_.step;                                  // the limit grows by one
+  if (interactive_running_ == 0) at = std::min(at, last_interactive_ + yield_.step);  // or lifts
+  return at;
+}
+
+JobQueue::Take JobQueue::next(bool interactive_only, Clock::time_point now) const {
+  if (!interactive_.empty()) return Take::interactive;
+  if (interactive_only || background_.empty()) return closed_ ? Take::closed : Take::wait;
+  const auto limit = background_limit(now);
+  if (limit && background_running_ >= *limit) return Take::wait;
+  return Take::background;
+}
+
+Job JobQueue::take(Take what) {
+  auto& lane = what == Take::interactive ? interactive_ : background_;
+  Job job = std::move(lane.front());
+  lane.pop_front();
+  job.background = what == Take::background;
+  ++(job.background ? background_running_ : interactive_running_);
+  return job;
+}
+
 std::optional<Job> JobQueue::pop(bool interactive_only) {
   std::unique_lock lock(mutex_);
   auto& cv = interactive_only ? interactive_ready_ : ready_;
-  cv.wait(lock, [&] { return closed_ || !interactive_.empty() || (!interactive_only && !background_.empty()); });
-  auto& lane = interactive_only || !interactive_.empty() ? interactive_ : background_;
-  if (lane.empty()) return std::nullopt;  // closed, and nothing left this worker takes
-  Job job = std::move(lane.front());
-  lane.pop_front();
-  return job;
+  for (;;) {
+    const auto now = Clock::now();
+    switch (const Take what = next(interactive_only, now)) {
+      case Take::interactive:
+      case Take::background:
+        return take(what);
+      case Take::closed:
+        return std::nullopt;
+      case Take::wait:
+        // For a push, a job's end or close(); a background job held back by
+        // the limit also for the moment the limit grows or lifts.
+        if (!interactive_only && !background_.empty())
+          cv.wait_until(lock, recheck_at(now));
+        else
+          cv.wait(lock);
+        break;
+    }
+  }
+}
+
+std::optional<Job> JobQueue::try_pop(bool interactive_only, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  const Take what = next(interactive_only, now);
+  if (what != Take::interactive && what != Take::background) return std::nullopt;
+  return take(what);
+}
+
+void JobQueue::finished(const Job& job, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (job.background) {
+    --background_running_;
+  } else {
+    --interactive_running_;
+    last_interactive_ = now;
+    if (yield_.slow.count() > 0 && now - job.queued_at > yield_.slow) last_slow_ = now;
+  }
+  // Background work may have waited for either.
+  if (!background_.empty()) ready_.notify_all();
 }
 
 void JobQueue::close() {
@@ -73,21 +140,24 @@ void WorkerStore::worker_loop(std::size_t worker, bool interactive_only) {
       }
     }();
     if (job->done) job->done(std::move(outcome));
+    queue_.finished(*job);
   }
   current_worker_store = nullptr;
 }
 
-void WorkerStore::push(Work work, std::function<void(Status)> done, bool interactive) {
-  Job job{std::move(work), std::move(done)};
+void WorkerStore::push(Work work, std::function<void(Status)> done, bool interactive, Clock::time_point since) {
+  Job job{std::move(work), std::move(done), false, since};
   if (auto refused = queue_.try_push(job, interactive)) {
     if (job.done) job.done(std::move(*refused));
   }
 }
 
-void WorkerStore::post(Work work, std::function<void(Status)> done) { push(std::move(work), std::move(done), false); }
+void WorkerStore::post(Work work, std::function<void(Status)> done) {
+  push(std::move(work), std::move(done), false, Clock::now());
+}
 
-void WorkerStore::post_interactive(Work work, std::function<void(Status)> done) {
-  push(std::move(work), std::move(done), true);
+void WorkerStore::post_interactive(Work work, std::function<void(Status)> done, Clock::time_point waiting_since) {
+  push(std::move(work), std::move(done), true, waiting_since);
 }
 
 Status WorkerStore::transact(Work work) {

@@ -6,6 +6,7 @@
 // connections are ready) and calls stop() first thing in its destructor,
 // because workers call back into it.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -19,32 +20,66 @@
 
 namespace trueup::store::detail {
 
+using Clock = std::chrono::steady_clock;
+
 struct Job {
   Work work;
   std::function<void(Status)> done;
+  bool background = false;        // set by JobQueue when taken
+  Clock::time_point queued_at{};  // when its wait began; unset: when pushed
+};
+
+// How background work yields to interactive work (PostgresSettings has the
+// meaning). An interactive job that took longer than `slow` from push to end
+// narrows background work to `floor` jobs at a time; one more may run per
+// `step` without another slow one, and every one may once no interactive
+// work was seen for a `step`. A zero `slow` never yields.
+struct YieldPolicy {
+  std::chrono::milliseconds slow{0};
+  std::size_t floor = 1;
+  std::chrono::milliseconds step{1000};
 };
 
 // A bounded queue of jobs in two FIFO lanes, interactive before background;
-// closing it lets consumers drain what is left.
+// closing it lets consumers drain what is left (at full width).
 class JobQueue {
  public:
-  explicit JobQueue(std::size_t capacity) : capacity_(capacity) {}
+  explicit JobQueue(std::size_t capacity, YieldPolicy yield = {}) : capacity_(capacity), yield_(yield) {}
 
   // Takes `job` when there is room (both lanes together); otherwise leaves it
   // alone and says why.
-  std::optional<Error> try_push(Job& job, bool interactive = false);
+  std::optional<Error> try_push(Job& job, bool interactive = false, Clock::time_point now = Clock::now());
   // Blocks for the next job, interactive first; with `interactive_only` it
-  // takes no background job. nullopt once closed and empty (of what it takes).
+  // takes no background job, and a background job waits while background
+  // work yields (YieldPolicy). nullopt once closed and empty (of what it
+  // takes).
   std::optional<Job> pop(bool interactive_only = false);
+  // pop() without waiting: nullopt when nothing may be taken at `now`.
+  std::optional<Job> try_pop(bool interactive_only = false, Clock::time_point now = Clock::now());
+  // Every taken job is reported once its transaction ended.
+  void finished(const Job& job, Clock::time_point now = Clock::now());
   void close();
 
  private:
+  enum class Take { interactive, background, wait, closed };
+  Take next(bool interactive_only, Clock::time_point now) const;
+  // Background jobs that may run at `now`; nullopt = no limit.
+  std::optional<std::size_t> background_limit(Clock::time_point now) const;
+  // When a background job waiting on the limit should look again.
+  Clock::time_point recheck_at(Clock::time_point now) const;
+  Job take(Take what);
+
   std::mutex mutex_;
   std::condition_variable ready_;
   std::condition_variable interactive_ready_;
   std::deque<Job> interactive_;
   std::deque<Job> background_;
   std::size_t capacity_;
+  YieldPolicy yield_;
+  std::size_t interactive_running_ = 0;
+  std::size_t background_running_ = 0;
+  Clock::time_point last_interactive_{};        // pushed or ended
+  std::optional<Clock::time_point> last_slow_;  // a slow interactive job ended
   bool closed_ = false;
 };
 
@@ -52,13 +87,15 @@ class WorkerStore : public Store {
  public:
   Status transact(Work work) override;
   void post(Work work, std::function<void(Status)> done) override;
-  void post_interactive(Work work, std::function<void(Status)> done) override;
+  using Store::post_interactive;
+  void post_interactive(Work work, std::function<void(Status)> done,
+                        std::chrono::steady_clock::time_point waiting_since) override;
   Status ping() override;
   Result<MigrationReport> migrate(const std::vector<Migration>& migrations) override;
   void stop() override;
 
  protected:
-  explicit WorkerStore(std::size_t queue_capacity) : queue_(queue_capacity) {}
+  explicit WorkerStore(std::size_t queue_capacity, YieldPolicy yield = {}) : queue_(queue_capacity, yield) {}
 
   void start_workers(std::size_t count);
 
@@ -71,7 +108,7 @@ class WorkerStore : public Store {
 
  private:
   void worker_loop(std::size_t worker, bool interactive_only);
-  void push(Work work, std::function<void(Status)> done, bool interactive);
+  void push(Work work, std::function<void(Status)> done, bool interactive, Clock::time_point since);
   bool on_worker_thread() const noexcept;
 
   JobQueue queue_;

@@ -28,6 +28,27 @@ TEST(ConfigReference, DevConfigurationValidates) {
   EXPECT_EQ(s->topics.front().name, kSystemTopic);
 }
 
+TEST(ConfigReference, PostgresSettingsAreRead) {
+  ::setenv("TRUEUP_TEST_URL", "postgresql://u:p@h/d", 1);
+  auto r = config::load_text(daemon_schema(),
+                             "store:\n  postgres:\n    url: ${TRUEUP_TEST_URL}\n    pool_size: 6\n"
+                             "    prepared_statements: false\n    yield_above: 15ms\n",
+                             "t.yaml");
+  ASSERT_TRUE(r.config) << (r.diagnostics.empty() ? "" : r.diagnostics[0].format());
+  auto s = daemon_settings(*r.config);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE(s->postgres);
+  EXPECT_EQ(s->postgres->pool_size, 6);
+  EXPECT_FALSE(s->postgres->prepared_statements);
+  EXPECT_EQ(s->postgres->yield_above, std::chrono::milliseconds(15));
+  // Unset, background work never yields.
+  auto d = config::load_text(daemon_schema(), "store:\n  postgres:\n    url: ${TRUEUP_TEST_URL}\n", "t.yaml");
+  ASSERT_TRUE(d.config);
+  auto ds = daemon_settings(*d.config);
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ(ds->postgres->yield_above, std::chrono::milliseconds(0));
+}
+
 TEST(ConfigReference, EngineSectionsAreExclusive) {
   ::setenv("TRUEUP_TEST_URL", "postgresql://u:p@h/d", 1);
   auto r = config::load_text(daemon_schema(),

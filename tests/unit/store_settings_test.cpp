@@ -75,6 +75,13 @@ TEST(StoreOpenPostgres, BadSettingsAreInvalidArgument) {
   EXPECT_EQ(r.error().code, Errc::invalid_argument);
 
   s.pool_size = 1;
+  s.yield_above = std::chrono::milliseconds(-1);
+  r = open_postgres(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_NE(r.error().message.find("yield_above"), std::string::npos) << r.error().message;
+
+  s.yield_above = std::chrono::milliseconds(0);
   s.schema = "Robert'); DROP TABLE students;--";
   r = open_postgres(s);
   ASSERT_FALSE(r.ok());

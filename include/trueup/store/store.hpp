@@ -95,8 +95,18 @@ class Store {
   // commit): it goes before queued background work (workflow steps, the
   // relay, pollers), and with three or more connections one of them serves
   // only such work, so a caller never waits behind a long background
-  // transaction. The queue's capacity covers both lanes.
-  virtual void post_interactive(Work work, std::function<void(Status)> done) { post(std::move(work), std::move(done)); }
+  // transaction. The queue's capacity covers both lanes. `waiting_since` is
+  // when the caller's wait began (an earlier queue of its own included); how
+  // long it waited in all decides whether background work yields
+  // (PostgresSettings::yield_above).
+  virtual void post_interactive(Work work, std::function<void(Status)> done,
+                                std::chrono::steady_clock::time_point waiting_since) {
+    (void)waiting_since;
+    post(std::move(work), std::move(done));
+  }
+  void post_interactive(Work work, std::function<void(Status)> done) {
+    post_interactive(std::move(work), std::move(done), std::chrono::steady_clock::now());
+  }
 
   // A cheap round trip to the database.
   virtual Status ping() = 0;
@@ -127,6 +137,14 @@ struct PostgresSettings {
   // server parses and plans them once. Off for a pooler that does not keep
   // prepared statements across transactions.
   bool prepared_statements = true;
+  // Background work may yield to interactive work (post_interactive: the
+  // intake commits HTTP requests wait on). With `yield_above` set, a request
+  // that waited longer than that for its commit narrows background work to
+  // one transaction at a time; one more may run per second without another
+  // such wait, and all may once no interactive work was seen for a second.
+  // Zero (the default) never yields: background work that falls behind a
+  // sustained load can then not catch up (docs/store.md).
+  std::chrono::milliseconds yield_above{0};
   // When set: created if missing and made the search_path of every
   // connection (so tables and schema_migrations live there). Lower-case
   // letters, digits and '_'; the URL must not set `options` then.
