@@ -9,8 +9,13 @@
 # movements per request. Then the accept latency at half the target,
 # 5,000 events/s (BENCH_HALF_RATE), held at a fixed rate by intake_load
 # (open loop, latency from each request's scheduled time), with BENCH_BATCH
-# and 10 movements per request. Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL, TRUEUP_TEST_KAFKA
-# (`make bench` provides them). BENCH_DURATION (10s), BENCH_CONNECTIONS (16).
+# and 10 movements per request: on the default configuration, then again
+# with `store.postgres.yield_above: 10ms` (background work yields to slow
+# requests; docs/store.md). Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL,
+# TRUEUP_TEST_KAFKA (`make bench` provides them). BENCH_DURATION (10s),
+# BENCH_CONNECTIONS (16). The host's dirty-page writeback settings are printed
+# too: the kernel's periodic flush of PostgreSQL's and Kafka's written pages
+# stalls WAL flushes (docs/operations.md, "Intake latency and the host").
 set -euo pipefail
 bin="${TRUEUP_BINARY:?set TRUEUP_BINARY}"
 pg="${TRUEUP_TEST_PG_URL:?set TRUEUP_TEST_PG_URL (scripts/pg-up)}"
@@ -21,7 +26,9 @@ batch="${BENCH_BATCH:-50}"
 # shellcheck source=lib/bench.bash
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
 port="$(free_port)"
-cat > "$work/trueup.yaml" <<YAML
+# write_config [YAML lines for store.postgres]
+write_config() {
+  cat > "$work/trueup.yaml" <<YAML
 instance_id: intake-bench
 http:
   port: $port
@@ -34,10 +41,13 @@ store:
   postgres:
     url: \${BENCH_PG}
     pool_size: 4
+${1:-}
 bus:
   kafka:
     bootstrap_servers: \${BENCH_KAFKA}
 YAML
+}
+write_config
 BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
 
 cat > "$work/intake.lua" <<'LUA'
@@ -80,14 +90,27 @@ run() {
       | sort | uniq -c | sort -rn | head -5 || true
   fi
 }
+echo "host writeback: vm.dirty_background_ratio=$(sysctl -n vm.dirty_background_ratio 2>/dev/null || echo '?')" \
+  "vm.dirty_background_bytes=$(sysctl -n vm.dirty_background_bytes 2>/dev/null || echo '?')" \
+  "vm.dirty_expire_centisecs=$(sysctl -n vm.dirty_expire_centisecs 2>/dev/null || echo '?')"
 # Accept latency at half the target (5,000 events/s) at a fixed rate, open
 # loop (wrk below measures throughput; it cannot hold a rate), first, while
 # no backlog of a saturation run competes for the cores.
 load="${TRUEUP_BUILD_DIR:-$(dirname "$bin")/../..}/tests/bench/intake_load"
-for items in "$batch" 10; do
-  "$load" --port "$port" --events-per-second "${BENCH_HALF_RATE:-5000}" --batch "$items" \
-    --seconds "${duration%s}" --connections 32
-done
+latency() {
+  for items in "$batch" 10; do
+    "$load" --port "$port" --events-per-second "${BENCH_HALF_RATE:-5000}" --batch "$items" \
+      --seconds "${duration%s}" --connections 32 | sed "s/^intake open-loop/intake open-loop ($1)/"
+  done
+}
+latency "default configuration"
+stop_trueup
+write_config "    yield_above: 10ms"
+BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
+latency "yield_above 10ms"
+stop_trueup
+write_config
+BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
 run 1
 run "$batch"
 pending="$(psql "$pg" -Atc "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL" 2>/dev/null || echo '?')"
