@@ -107,12 +107,40 @@ Application::Application(DaemonSettings settings) : settings_(std::move(settings
 
 Application::~Application() { stop(); }
 
+void Application::add_store_metrics() {
+  const char* queued_help = "Store transactions waiting for a connection, by lane";
+  const char* running_help = "Store transactions running, by lane";
+  auto& queued_interactive = registry_.gauge("trueup_store_queued", queued_help, {{"lane", "interactive"}});
+  auto& queued_background = registry_.gauge("trueup_store_queued", queued_help, {{"lane", "background"}});
+  auto& running_interactive = registry_.gauge("trueup_store_running", running_help, {{"lane", "interactive"}});
+  auto& running_background = registry_.gauge("trueup_store_running", running_help, {{"lane", "background"}});
+  auto& yielding = registry_.gauge("trueup_store_background_yielding",
+                                   "1 while background work yields to slow requests (store.postgres.yield_above)");
+  auto& limit = registry_.gauge("trueup_store_background_limit",
+                                "Background transactions allowed at once while yielding; 0 when not yielding");
+  auto& slow = registry_.counter("trueup_store_slow_requests_total",
+                                 "Requests that waited longer than store.postgres.yield_above for their commit");
+  registry_.on_scrape([this, &queued_interactive, &queued_background, &running_interactive, &running_background,
+                       &yielding, &limit, &slow] {
+    if (!store_) return;
+    const auto l = store_->load();
+    queued_interactive.set(static_cast<double>(l.interactive.queued));
+    queued_background.set(static_cast<double>(l.background.queued));
+    running_interactive.set(static_cast<double>(l.interactive.running));
+    running_background.set(static_cast<double>(l.background.running));
+    yielding.set(l.background_limit ? 1.0 : 0.0);
+    limit.set(l.background_limit ? static_cast<double>(*l.background_limit) : 0.0);
+    slow.set_total(static_cast<double>(l.slow_interactive));
+  });
+}
+
 Status Application::start() {
   const auto started = std::chrono::steady_clock::now();
   auto store = open_store(settings_);
   if (!store) return std::move(store).error();
   store_ = std::move(store).value();
   log::info("store opened", {{"engine", std::string(store_->engine())}});
+  add_store_metrics();
 
   if (settings_.migrate_on_start) {
     auto report = store_->migrate(store::embedded_migrations(store_->engine()));

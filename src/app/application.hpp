@@ -71,6 +71,7 @@ class Application {
   Status start_availability();
   Status start_connectors(const std::string& source);
   Status register_instance();
+  void add_store_metrics();  // trueup_store_* gauges, read from the store at each scrape
   void heartbeat();
   void deregister_instance();
 

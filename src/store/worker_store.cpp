@@ -104,10 +104,23 @@ void JobQueue::finished(const Job& job, Clock::time_point now) {
   } else {
     --interactive_running_;
     last_interactive_ = now;
-    if (yield_.slow.count() > 0 && now - job.queued_at > yield_.slow) last_slow_ = now;
+    if (yield_.slow.count() > 0 && now - job.queued_at > yield_.slow) {
+      last_slow_ = now;
+      ++slow_;
+    }
   }
   // Background work may have waited for either.
   if (!background_.empty()) ready_.notify_all();
+}
+
+Store::Load JobQueue::load(Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  Store::Load l;
+  l.interactive = {interactive_.size(), interactive_running_};
+  l.background = {background_.size(), background_running_};
+  l.background_limit = background_limit(now);
+  l.slow_interactive = slow_;
+  return l;
 }
 
 void JobQueue::close() {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -58,6 +59,7 @@ class JobQueue {
   std::optional<Job> try_pop(bool interactive_only = false, Clock::time_point now = Clock::now());
   // Every taken job is reported once its transaction ended.
   void finished(const Job& job, Clock::time_point now = Clock::now());
+  Store::Load load(Clock::time_point now = Clock::now()) const;
   void close();
 
  private:
@@ -69,7 +71,7 @@ class JobQueue {
   Clock::time_point recheck_at(Clock::time_point now) const;
   Job take(Take what);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::condition_variable interactive_ready_;
   std::deque<Job> interactive_;
@@ -80,6 +82,7 @@ class JobQueue {
   std::size_t background_running_ = 0;
   Clock::time_point last_interactive_{};        // pushed or ended
   std::optional<Clock::time_point> last_slow_;  // a slow interactive job ended
+  std::uint64_t slow_ = 0;                      // slow interactive jobs
   bool closed_ = false;
 };
 
@@ -91,6 +94,7 @@ class WorkerStore : public Store {
   void post_interactive(Work work, std::function<void(Status)> done,
                         std::chrono::steady_clock::time_point waiting_since) override;
   Status ping() override;
+  Load load() const override { return queue_.load(); }
   Result<MigrationReport> migrate(const std::vector<Migration>& migrations) override;
   void stop() override;
 

@@ -155,6 +155,32 @@ TEST(StoreJobQueue, AWorkerHeldBackByTheLimitTakesWorkWhenItLifts) {
   EXPECT_EQ(name_of(*b2), "background-2");
 }
 
+TEST(StoreJobQueue, LoadSaysWhatWaitsRunsAndWhetherBackgroundWorkYields) {
+  JobQueue q(10, kYield);
+  auto before = q.load(t0);
+  EXPECT_FALSE(before.background_limit);
+  EXPECT_EQ(before.slow_interactive, 0u);
+  slow_interactive(q, t0, 9ms);  // not slow
+  slow_interactive(q, t0 + 9ms, 20ms);
+  const auto now = t0 + 29ms;
+  push(q, "interactive-2", true, now);
+  auto i2 = q.try_pop(false, now);
+  ASSERT_TRUE(i2);
+  for (int i = 0; i < 3; ++i) push(q, "background-" + std::to_string(i), false, now);
+  ASSERT_TRUE(q.try_pop(false, now));
+  auto l = q.load(now);
+  EXPECT_EQ(l.interactive.queued, 0u);
+  EXPECT_EQ(l.interactive.running, 1u);
+  EXPECT_EQ(l.background.queued, 2u);
+  EXPECT_EQ(l.background.running, 1u);
+  ASSERT_TRUE(l.background_limit);
+  EXPECT_EQ(*l.background_limit, 1u);
+  EXPECT_EQ(l.slow_interactive, 1u);
+  // A second after the last request: no longer yielding.
+  q.finished(*i2, now);
+  EXPECT_FALSE(q.load(now + 1000ms).background_limit);
+}
+
 TEST(StoreJobQueue, ClosingDrainsBackgroundWorkAtFullWidth) {
   JobQueue q(10, kYield);
   const auto now = Clock::now();

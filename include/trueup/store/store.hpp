@@ -16,6 +16,7 @@
 // call fails at once with Errc::internal.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -107,6 +108,21 @@ class Store {
   void post_interactive(Work work, std::function<void(Status)> done) {
     post_interactive(std::move(work), std::move(done), std::chrono::steady_clock::now());
   }
+
+  // What waits for and holds the store's connections now, for /metrics.
+  struct LaneLoad {
+    std::size_t queued = 0;
+    std::size_t running = 0;
+  };
+  struct Load {
+    LaneLoad interactive, background;
+    // Set while background work yields (PostgresSettings::yield_above): how
+    // many background transactions may run at once.
+    std::optional<std::size_t> background_limit;
+    // Interactive transactions whose callers waited longer than yield_above.
+    std::uint64_t slow_interactive = 0;
+  };
+  virtual Load load() const { return {}; }
 
   // A cheap round trip to the database.
   virtual Status ping() = 0;
