@@ -22,7 +22,9 @@ std::optional<Error> JobQueue::try_push(Job& job, bool interactive, Clock::time_
                                             "or add connections");
   if (job.queued_at == Clock::time_point{}) job.queued_at = now;
   if (interactive) {
-    last_interactive_ = now;
+    // The first request after a quiet step starts afresh.
+    if (last_slow_ && !background_limit(now)) last_slow_.reset();
+    last_interactive_ = std::max(last_interactive_, now);
     interactive_.push_back(std::move(job));
     // The reserved worker if it waits, else any.
     interactive_ready_.notify_one();
@@ -38,14 +40,17 @@ std::optional<std::size_t> JobQueue::background_limit(Clock::time_point now) con
   if (yield_.slow.count() <= 0 || !last_slow_ || closed_) return std::nullopt;  // draining takes everything
   const bool quiet = interactive_running_ == 0 && interactive_.empty() && now >= last_interactive_ + yield_.step;
   if (quiet) return std::nullopt;
-  const auto steps = yield_.step.count() > 0 ? (now - *last_slow_) / yield_.step : 0;
-  return yield_.floor + static_cast<std::size_t>(steps);
+  const auto since = std::max(now - *last_slow_, Clock::duration::zero());
+  const auto steps = yield_.step.count() > 0 ? static_cast<std::size_t>(since / yield_.step) : std::size_t{0};
+  const std::size_t limit = yield_.floor + steps;
+  if (yield_.width > 0 && limit >= yield_.width) return std::nullopt;  // grown back to every connection
+  return limit;
 }
 
 Clock::time_point JobQueue::recheck_at(Clock::time_point now) const {
   if (yield_.step.count() <= 0 || !last_slow_) return now + std::chrono::milliseconds(100);
-  const auto steps = (now - *last_slow_) / yield_.step;
-  auto at = *last_slow_ + (steps + 1) * yield_.step;                                  // the limit grows by one
+  const auto since = std::max(now - *last_slow_, Clock::duration::zero());
+  auto at = *last_slow_ + (since / yield_.step + 1) * yield_.step;                    // the limit grows by one
   if (interactive_running_ == 0) at = std::min(at, last_interactive_ + yield_.step);  // or lifts
   return at;
 }
@@ -64,6 +69,8 @@ Job JobQueue::take(Take what) {
   lane.pop_front();
   job.background = what == Take::background;
   ++(job.background ? background_running_ : interactive_running_);
+  // A push wakes one worker; the next waiting job gets the next.
+  if (job.background && !background_.empty()) ready_.notify_one();
   return job;
 }
 
@@ -103,9 +110,9 @@ void JobQueue::finished(const Job& job, Clock::time_point now) {
     --background_running_;
   } else {
     --interactive_running_;
-    last_interactive_ = now;
+    last_interactive_ = std::max(last_interactive_, now);
     if (yield_.slow.count() > 0 && now - job.queued_at > yield_.slow) {
-      last_slow_ = now;
+      last_slow_ = last_slow_ ? std::max(*last_slow_, now) : now;
       ++slow_;
     }
   }
@@ -132,8 +139,7 @@ void JobQueue::close() {
 
 void WorkerStore::start_workers(std::size_t count) {
   workers_.reserve(count);
-  // With three connections or more the first serves interactive work only.
-  const bool reserve = count >= 3;
+  const bool reserve = reserves_interactive(count);
   for (std::size_t i = 0; i < count; ++i)
     workers_.emplace_back([this, i, reserve] { worker_loop(i, reserve && i == 0); });
 }
@@ -152,8 +158,9 @@ void WorkerStore::worker_loop(std::size_t worker, bool interactive_only) {
         return make_error(Errc::internal, "store work threw a non-standard exception");
       }
     }();
+    const auto ended = Clock::now();  // the wait ends here, not after `done`
     if (job->done) job->done(std::move(outcome));
-    queue_.finished(*job);
+    queue_.finished(*job, ended);
   }
   current_worker_store = nullptr;
 }

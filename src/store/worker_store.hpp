@@ -23,6 +23,13 @@ namespace trueup::store::detail {
 
 using Clock = std::chrono::steady_clock;
 
+// With three connections or more the first serves interactive work only.
+constexpr bool reserves_interactive(std::size_t connections) { return connections >= 3; }
+// Connections that take background work.
+constexpr std::size_t background_width(std::size_t connections) {
+  return connections - (reserves_interactive(connections) ? 1 : 0);
+}
+
 struct Job {
   Work work;
   std::function<void(Status)> done;
@@ -39,6 +46,9 @@ struct YieldPolicy {
   std::chrono::milliseconds slow{0};
   std::size_t floor = 1;
   std::chrono::milliseconds step{1000};
+  // Workers that take background work: a limit grown to it is no limit.
+  // 0 = unknown (only the quiet step ends yielding).
+  std::size_t width = 0;
 };
 
 // A bounded queue of jobs in two FIFO lanes, interactive before background;

@@ -114,7 +114,7 @@ TEST(StoreJobQueue, TheLimitGrowsByOnePerStepWithoutAnotherSlowJob) {
   JobQueue q(10, kYield);
   slow_interactive(q, t0, 50ms);
   const auto slow_at = t0 + 50ms;
-  push(q, "interactive-2", true, slow_at);  // requests keep coming
+  push(q, "interactive-2", true, slow_at);  // requests keep coming: i2 runs throughout
   auto i2 = q.try_pop(false, slow_at);
   ASSERT_TRUE(i2);
   for (int i = 0; i < 4; ++i) push(q, "background-" + std::to_string(i), false, slow_at);
@@ -123,11 +123,46 @@ TEST(StoreJobQueue, TheLimitGrowsByOnePerStepWithoutAnotherSlowJob) {
   EXPECT_TRUE(q.try_pop(false, slow_at + 1000ms));
   EXPECT_FALSE(q.try_pop(false, slow_at + 1999ms)) << "limit 2 within the second";
   EXPECT_TRUE(q.try_pop(false, slow_at + 2000ms));
-  // Another slow request: back to one (three run, so none starts).
-  q.finished(*i2, slow_at + 2000ms);
-  auto later = slow_at + 2000ms;
+  // Another slow request: back to one.
+  const auto later = slow_at + 2000ms;
   slow_interactive(q, later, 30ms);
+  auto l = q.load(later + 30ms);
+  ASSERT_TRUE(l.background_limit);
+  EXPECT_EQ(*l.background_limit, 1u);
+  EXPECT_EQ(l.background.running, 3u);
   EXPECT_FALSE(q.try_pop(false, later + 30ms));
+}
+
+TEST(StoreJobQueue, YieldingEndsWhenTheLimitHasGrownToEveryConnection) {
+  YieldPolicy policy = kYield;
+  policy.width = 3;  // three connections take background work
+  JobQueue q(10, policy);
+  slow_interactive(q, t0, 50ms);
+  const auto slow_at = t0 + 50ms;
+  push(q, "interactive-2", true, slow_at);
+  auto i2 = q.try_pop(false, slow_at);
+  ASSERT_TRUE(i2);
+  EXPECT_TRUE(q.load(slow_at + 1999ms).background_limit) << "2 of 3";
+  EXPECT_FALSE(q.load(slow_at + 2000ms).background_limit) << "3 of 3: not yielding";
+  // A fast request now forgets the old slow one; a slow one starts afresh.
+  slow_interactive(q, slow_at + 2000ms, 1ms);
+  EXPECT_FALSE(q.load(slow_at + 2001ms).background_limit);
+  slow_interactive(q, slow_at + 2001ms, 20ms);
+  auto l = q.load(slow_at + 2021ms);
+  ASSERT_TRUE(l.background_limit);
+  EXPECT_EQ(*l.background_limit, 1u);
+}
+
+TEST(StoreJobQueue, AfterAQuietStepTheNextRequestStartsAfresh) {
+  JobQueue q(10, kYield);
+  slow_interactive(q, t0, 50ms);
+  const auto ended = t0 + 50ms;
+  // 1.5 s later, a fast request: without forgetting the slow one, the limit
+  // would come back at 2.
+  slow_interactive(q, ended + 1500ms, 1ms);
+  push(q, "interactive-3", true, ended + 1501ms);
+  ASSERT_TRUE(q.try_pop(false, ended + 1501ms));
+  EXPECT_FALSE(q.load(ended + 1501ms).background_limit);
 }
 
 TEST(StoreJobQueue, OnceRequestsStopForAStepBackgroundWorkTakesEveryConnection) {
@@ -150,7 +185,11 @@ TEST(StoreJobQueue, AWorkerHeldBackByTheLimitTakesWorkWhenItLifts) {
   push(q, "background-2", false, now);
   auto b1 = q.pop();
   ASSERT_TRUE(b1);
-  auto b2 = std::async(std::launch::async, [&] { return q.pop(); }).get();
+  auto waiting = std::async(std::launch::async, [&] { return q.pop(); });
+  const bool woke = waiting.wait_for(30s) == std::future_status::ready;
+  if (!woke) q.close();  // releases the waiting pop, so the test fails instead of hanging
+  EXPECT_TRUE(woke) << "the held-back worker was not woken when the limit lifted";
+  auto b2 = waiting.get();
   ASSERT_TRUE(b2);
   EXPECT_EQ(name_of(*b2), "background-2");
 }
@@ -190,8 +229,9 @@ TEST(StoreJobQueue, ClosingDrainsBackgroundWorkAtFullWidth) {
   push(q, "background-1", false, now);
   push(q, "background-2", false, now);
   q.close();
-  EXPECT_TRUE(q.pop());
-  EXPECT_TRUE(q.pop());
+  // Both at once, at the moment of closing: the limit no longer holds.
+  EXPECT_TRUE(q.try_pop(false, now));
+  EXPECT_TRUE(q.try_pop(false, now));
   EXPECT_FALSE(q.pop()) << "closed and drained";
 }
 
