@@ -218,9 +218,10 @@ Result<std::unique_ptr<pqxx::connection>> connect(const Conninfo& info) {
 class PostgresStore final : public detail::WorkerStore {
  public:
   PostgresStore(Conninfo info, std::unique_ptr<pqxx::connection> first, const PostgresSettings& settings)
-      : WorkerStore(settings.queue_capacity,
-                    detail::YieldPolicy{settings.yield_above, 1, std::chrono::milliseconds(1000),
-                                        detail::background_width(static_cast<std::size_t>(settings.pool_size))}),
+      : WorkerStore(
+            settings.queue_capacity,
+            detail::YieldPolicy{.slow = settings.yield_above,
+                                .width = detail::background_width(static_cast<std::size_t>(settings.pool_size))}),
         info_(std::move(info)) {
     connections_.resize(static_cast<std::size_t>(settings.pool_size));
     statements_.resize(connections_.size(), StatementCache(settings.prepared_statements));

@@ -42,7 +42,7 @@ std::optional<std::size_t> JobQueue::background_limit(Clock::time_point now) con
   if (quiet) return std::nullopt;
   const auto since = std::max(now - *last_slow_, Clock::duration::zero());
   const auto steps = yield_.step.count() > 0 ? static_cast<std::size_t>(since / yield_.step) : std::size_t{0};
-  const std::size_t limit = yield_.floor + steps;
+  const std::size_t limit = 1 + steps;
   if (yield_.width > 0 && limit >= yield_.width) return std::nullopt;  // grown back to every connection
   return limit;
 }

@@ -39,12 +39,11 @@ struct Job {
 
 // How background work yields to interactive work (PostgresSettings has the
 // meaning). An interactive job that took longer than `slow` from push to end
-// narrows background work to `floor` jobs at a time; one more may run per
-// `step` without another slow one, and every one may once no interactive
-// work was seen for a `step`. A zero `slow` never yields.
+// narrows background work to one job at a time; one more may run per `step`
+// without another slow one, and every one may once no interactive work was
+// seen for a `step`. A zero `slow` never yields.
 struct YieldPolicy {
   std::chrono::milliseconds slow{0};
-  std::size_t floor = 1;
   std::chrono::milliseconds step{1000};
   // Workers that take background work: a limit grown to it is no limit.
   // 0 = unknown (only the quiet step ends yielding).

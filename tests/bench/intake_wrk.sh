@@ -26,8 +26,9 @@ batch="${BENCH_BATCH:-50}"
 # shellcheck source=lib/bench.bash
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.bash"
 port="$(free_port)"
-# write_config [YAML lines for store.postgres]
-write_config() {
+# serve [YAML lines for store.postgres]: (re)starts the server on that configuration.
+serve() {
+  if [ -n "$pid" ]; then stop_trueup; fi
   cat > "$work/trueup.yaml" <<YAML
 instance_id: intake-bench
 http:
@@ -46,9 +47,9 @@ bus:
   kafka:
     bootstrap_servers: \${BENCH_KAFKA}
 YAML
+  BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
 }
-write_config
-BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
+serve
 
 cat > "$work/intake.lua" <<'LUA'
 -- Unique movement ids per thread and request; BATCH movements per body.
@@ -104,13 +105,9 @@ latency() {
   done
 }
 latency "default configuration"
-stop_trueup
-write_config "    yield_above: 10ms"
-BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
+serve "    yield_above: 10ms"
 latency "yield_above 10ms"
-stop_trueup
-write_config
-BENCH_PG="$pg" BENCH_KAFKA="$kafka" start_trueup "$port"
+serve
 run 1
 run "$batch"
 pending="$(psql "$pg" -Atc "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL" 2>/dev/null || echo '?')"

@@ -37,7 +37,7 @@ void push(JobQueue& q, const std::string& name, bool interactive, Clock::time_po
 }
 
 // 10 ms to yield above; from 1, one more background job per second.
-const YieldPolicy kYield{10ms, 1, 1000ms};
+const YieldPolicy kYield{.slow = 10ms, .step = 1000ms};
 
 // An interactive job queued at `at` and ended `took` later.
 void slow_interactive(JobQueue& q, Clock::time_point at, std::chrono::milliseconds took) {
@@ -77,7 +77,7 @@ TEST(StoreJobQueue, FastInteractiveWorkLeavesBackgroundWorkAlone) {
 }
 
 TEST(StoreJobQueue, WithoutAThresholdBackgroundWorkNeverYields) {
-  JobQueue q(10, YieldPolicy{0ms, 1, 1000ms});
+  JobQueue q(10, YieldPolicy{});
   slow_interactive(q, t0, 500ms);
   push(q, "background-1", false, t0 + 500ms);
   push(q, "background-2", false, t0 + 500ms);
@@ -178,7 +178,7 @@ TEST(StoreJobQueue, OnceRequestsStopForAStepBackgroundWorkTakesEveryConnection) 
 
 TEST(StoreJobQueue, AWorkerHeldBackByTheLimitTakesWorkWhenItLifts) {
   // A step of 1 ms, so pop() waits only that long for the limit to lift.
-  JobQueue q(10, YieldPolicy{10ms, 1, 1ms});
+  JobQueue q(10, YieldPolicy{.slow = 10ms, .step = 1ms});
   const auto now = Clock::now();
   slow_interactive(q, now - 50ms, 50ms);  // ended just now, slow
   push(q, "background-1", false, now);
