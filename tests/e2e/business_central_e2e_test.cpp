@@ -177,8 +177,10 @@ TEST(BusinessCentralE2E, LedgerPolledHandshakeDoneAndPostSaleBooksOneInvoiceUnde
   }
   ASSERT_NE(workflows[0], workflows[1]);
   for (const auto& w : workflows)
+    // Bounded by the retry policy: a streak of faults means backoffs of up
+    // to 100 s between attempts.
     EXPECT_TRUE(eventually(pg, "SELECT state FROM trueup_workflow WHERE id = '" + w + "'", "completed",
-                           std::chrono::seconds(240)))
+                           std::chrono::seconds(480)))
         << psql(pg, "SELECT reason FROM trueup_exception WHERE ref_id = '" + w + "'");
   ASSERT_EQ(bc.request("PUT", "/_sim/faults", R"({"error_share":0,"timeout_share":0})")->status, 200);
 
