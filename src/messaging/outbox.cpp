@@ -75,11 +75,17 @@ Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, 
       if (!seq || !row[1]) return make_error(Errc::internal, "outbox: insert returned no sequence");
       seqs.emplace(*row[1], *seq);
     }
+    // The relay's queue (migrations/*/0013): the event row is never updated.
+    std::vector<store::Param> pending;
+    pending.reserve(n);
     for (std::size_t k = 0; k < n; ++k) {
       auto it = seqs.find(events[from + k].id);
       if (it == seqs.end()) return make_error(Errc::internal, "outbox: insert returned an unknown id");
       out.push_back(AppendedEvent{it->second, events[from + k].id});
+      pending.emplace_back(it->second);
     }
+    auto queued = tx.exec("INSERT INTO trueup_outbox_pending (seq) VALUES " + store::values_tuples(n, 1), pending);
+    if (!queued) return std::move(queued).error();
   }
   return out;
 }

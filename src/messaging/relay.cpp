@@ -17,9 +17,17 @@ using SteadyClock = std::chrono::steady_clock;
 // Leadership is read again every this many produced events.
 constexpr std::size_t kLeadershipCheckEvery = 64;
 
-constexpr std::string_view kSelectPending =
-    "SELECT seq, id, topic, key, type, source, subject, time, data, traceparent FROM trueup_outbox "
-    "WHERE published_at IS NULL";
+// The next `$1` pending events (after seq `$2` when `after`): the first seqs
+// in the relay's queue table (migrations/*/0013), through its primary key,
+// then each event's row by its own. The LIMIT sits in the subquery so the
+// queue drives the join, not the (retained, much larger) event table.
+std::string select_pending(bool after) {
+  return std::string(
+             "SELECT o.seq, o.id, o.topic, o.key, o.type, o.source, o.subject, o.time, o.data, "
+             "o.traceparent FROM (SELECT seq FROM trueup_outbox_pending ") +
+         (after ? "WHERE seq > $2 " : "") +
+         "ORDER BY seq LIMIT $1) p JOIN trueup_outbox o ON o.seq = p.seq ORDER BY p.seq";
+}
 
 // What the other threads tell the relay about one batch: its delivery
 // reports (the bus's delivery thread) and the outcome of marking it (a store
@@ -194,16 +202,18 @@ Result<std::vector<Relay::PendingEvent>> Relay::read_pending(std::optional<std::
     events.clear();
     if (postgres_) {
       // With statistics from before a backlog built up, the planner reads
-      // every pending row (bitmap scan) and sorts them, so each batch costs
-      // O(backlog). The partial index on seq yields them in order and stops
-      // at the limit.
-      auto plan = tx.exec("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off");
+      // every pending row (bitmap or sequential scan) and sorts them, and it
+      // joins the event table by a merge join that scans it from its first
+      // row: each batch would cost O(backlog) or O(retained events). The
+      // queue's primary key yields the seqs in order and stops at the limit;
+      // each event is then one index lookup (nested loop).
+      auto plan = tx.exec(
+          "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; "
+          "SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off");
       if (!plan) return std::move(plan).error();
     }
     const auto limit = static_cast<std::int64_t>(settings_.batch_size);
-    std::string sql(kSelectPending);
-    auto r = after ? tx.exec(sql.append(" AND seq > $2 ORDER BY seq LIMIT $1"), {limit, *after})
-                   : tx.exec(sql.append(" ORDER BY seq LIMIT $1"), {limit});
+    auto r = after ? tx.exec(select_pending(true), {limit, *after}) : tx.exec(select_pending(false), {limit});
     if (!r) return std::move(r).error();
     events.reserve(r->rows.size());
     for (auto& row : r->rows) {
@@ -293,15 +303,16 @@ std::size_t Relay::settle(Pipeline& pipeline, std::size_t count, BatchOutcome& o
 void Relay::post_mark(Batch& batch, std::size_t count) {
   const auto& seqs = batch.seqs;
   const detail::Dialect d{postgres_};
-  std::string sql = "UPDATE trueup_outbox SET published_at = " + d.ts(1) + " WHERE ";
-  std::vector<store::Param> params{detail::timestamp(now_of(clock_))};
+  // Published = no longer in the queue; the event's own row is not touched.
+  std::string sql = "DELETE FROM trueup_outbox_pending WHERE ";
+  std::vector<store::Param> params;
   if (seqs[count - 1] - seqs[0] + 1 == static_cast<std::int64_t>(count)) {
     // seqs ascend and are unique: a range of `count` values holds exactly
     // these events (the common case, one index range scan).
-    sql += "seq BETWEEN $2 AND $3";
+    sql += "seq BETWEEN $1 AND $2";
     params.insert(params.end(), {seqs[0], seqs[count - 1]});
   } else {
-    sql += d.in_list("seq", 2);
+    sql += d.in_list("seq", 1);
     params.emplace_back(d.int_list({seqs.begin(), seqs.begin() + static_cast<std::ptrdiff_t>(count)}));
   }
   batch.marking = count;
@@ -359,11 +370,11 @@ Status Relay::refresh_gauges() {
   std::int64_t count = 0;
   std::optional<double> oldest;
   auto s = store_.transact([&](store::Transaction& tx) -> Status {
-    auto c = tx.exec("SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL");
+    auto c = tx.exec("SELECT count(*) FROM trueup_outbox_pending");
     if (!c) return std::move(c).error();
     count = c->rows.empty() ? 0 : detail::to_int(c->rows[0][0]).value_or(0);
     auto o = tx.exec("SELECT " + d.epoch("created_at") +
-                     " FROM trueup_outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1");
+                     " FROM trueup_outbox WHERE seq = (SELECT min(seq) FROM trueup_outbox_pending)");
     if (!o) return std::move(o).error();
     oldest = o->rows.empty() ? std::nullopt : detail::to_double(o->rows[0][0]);
     return Ok{};
@@ -386,10 +397,14 @@ Result<std::size_t> Relay::purge_published() {
   for (;;) {
     std::int64_t n = 0;
     auto s = store_.transact([&](store::Transaction& tx) -> Status {
+      // Among the oldest `cleanup_batch` events (seq order is append order,
+      // and the primary key yields them without reading the rest), those
+      // appended before the cutoff and no longer pending. A chunk that
+      // deletes none ends the pass: the oldest left are younger, or pending.
       auto r = tx.exec(
-          "DELETE FROM trueup_outbox WHERE seq IN (SELECT seq FROM trueup_outbox WHERE published_at IS "
-          "NOT NULL AND published_at <= " +
-              d.ts(1) + " LIMIT $2)",
+          "DELETE FROM trueup_outbox WHERE seq IN (SELECT oldest.seq FROM (SELECT seq, created_at FROM "
+          "trueup_outbox ORDER BY seq LIMIT $2) oldest WHERE oldest.created_at <= " +
+              d.ts(1) + " AND NOT EXISTS (SELECT 1 FROM trueup_outbox_pending p WHERE p.seq = oldest.seq))",
           {cutoff, static_cast<std::int64_t>(settings_.cleanup_batch)});
       if (!r) return std::move(r).error();
       n = r->affected;
@@ -397,7 +412,7 @@ Result<std::size_t> Relay::purge_published() {
     });
     if (!s) return std::move(s).error();
     total += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < settings_.cleanup_batch) return total;
+    if (n == 0) return total;
   }
 }
 

@@ -110,5 +110,5 @@ latency "yield_above 10ms"
 serve
 run 1
 run "$batch"
-pending="$(psql "$pg" -Atc "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL" 2>/dev/null || echo '?')"
+pending="$(psql "$pg" -Atc "SELECT count(*) FROM trueup_outbox_pending" 2>/dev/null || echo '?')"
 echo "outbox events not yet published when the load ended: $pending"

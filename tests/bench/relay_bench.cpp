@@ -120,7 +120,7 @@ TEST(RelayBench, OutboxToKafkaEventsPerSecond) {
       }
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       relay.stop();
-      EXPECT_EQ(test::query_int(*db->store, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL"), 0);
+      EXPECT_EQ(test::query_int(*db->store, "SELECT count(*) FROM trueup_outbox_pending"), 0);
       std::printf(
           "relay_bench: store=%s mode=%s batch=%zu depth=%zu events=%d seconds=%.3f events_per_second=%.0f "
           "(seeding via Outbox::append: %.0f events/s; target relay >= 50000/s)\n",

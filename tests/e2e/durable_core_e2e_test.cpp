@@ -172,7 +172,7 @@ TEST(DurableCoreE2E, IntakeIsExactlyOnceAcrossTwoInstances) {
                  std::to_string(total)));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), std::to_string(total));
   // All outbox events published (relay leader on one of the instances).
-  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox_pending", "0"));
 
   // On Kafka: exactly one accepted event per movement, distinct ce_ids, keyed by SKU.
   std::set<std::string> ce_ids;
@@ -286,7 +286,7 @@ TEST(DurableCoreE2E, KillNineDuringLoadLosesAndDoublesNothing) {
   EXPECT_TRUE(eventually(
       pg, "SELECT count(*) FROM trueup_workflow WHERE state = 'completed' AND dedupe_key LIKE " + like, total));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM inventory_ledger WHERE movement_id LIKE " + like), total);
-  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL", "0"));
+  EXPECT_TRUE(eventually(pg, "SELECT count(*) FROM trueup_outbox_pending", "0"));
   EXPECT_EQ(psql(pg, "SELECT count(*) FROM trueup_exception WHERE state = 'open'"), open_before);
 
   // Kafka is at-least-once: an event may appear twice after a crash, but
@@ -409,8 +409,9 @@ TEST(DurableCoreE2E, KafkaDownMeansTheOutboxGrowsAndTheRelayCatchesUp) {
     }
   };
   auto pending = [&] {
-    return std::stoll(
-        psql(pg, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL AND data LIKE '%" + run + "-%'"));
+    return std::stoll(psql(
+        pg, "SELECT count(*) FROM trueup_outbox o JOIN trueup_outbox_pending p ON p.seq = o.seq WHERE o.data LIKE '%" +
+                run + "-%'"));
   };
   send(300);
   auto stop = run_process({scripts + "kafka-ctl", kafka_dir, "stop"}, {}, std::chrono::seconds(90));

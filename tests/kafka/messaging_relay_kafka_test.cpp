@@ -36,9 +36,7 @@ void append_events(store::Store& s, const std::string& topic, int count, int key
   }
 }
 
-std::int64_t pending(store::Store& s) {
-  return test::query_int(s, "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL");
-}
+std::int64_t pending(store::Store& s) { return test::query_int(s, "SELECT count(*) FROM trueup_outbox_pending"); }
 
 double metric(const metrics::Registry& r, const std::string& name) {
   const auto text = r.render();

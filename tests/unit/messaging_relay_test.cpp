@@ -112,8 +112,8 @@ TEST_F(RelayTest, PublishesEveryEventOnceInKeyOrderWithCloudEventsHeaders) {
   relay.start();
   append_events(store(), outbox, "retail.test.v1", 2000, 10);
   relay.notify();
-  ASSERT_TRUE(test::eventually(
-      [&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0; }));
+  ASSERT_TRUE(
+      test::eventually([&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending") == 0; }));
   relay.stop();
 
   auto consumer = bus->consumer("g", {"retail.test.v1"});
@@ -159,8 +159,10 @@ TEST_F(RelayTest, StopsAtTheFirstFailedEventAndResumesFromIt) {
   EXPECT_EQ(first->published, 4u);
   EXPECT_EQ(first->failed, 2u);
   EXPECT_NE(first->first_error.find("scripted failure"), std::string::npos) << first->first_error;
-  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL"), 4);
-  EXPECT_EQ(test::query_int(store(), "SELECT min(seq) FROM trueup_outbox WHERE published_at IS NULL"),
+  EXPECT_EQ(test::query_int(
+                store(), "SELECT count(*) FROM trueup_outbox WHERE seq NOT IN (SELECT seq FROM trueup_outbox_pending)"),
+            4);
+  EXPECT_EQ(test::query_int(store(), "SELECT min(seq) FROM trueup_outbox_pending"),
             test::query_int(store(), "SELECT seq FROM trueup_outbox WHERE id = $1", {ids[4]}));
   EXPECT_EQ(metric("trueup_outbox_publish_failures_total"), 2);
 
@@ -171,7 +173,7 @@ TEST_F(RelayTest, StopsAtTheFirstFailedEventAndResumesFromIt) {
   EXPECT_EQ(second->published, 6u);
   // Republished from the failed event on, in sequence order.
   EXPECT_EQ(producer.produced, std::vector<std::string>(ids.begin() + 4, ids.end()));
-  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL"), 0);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending"), 0);
   EXPECT_EQ(metric("trueup_outbox_published_total"), 10);
 }
 
@@ -190,9 +192,13 @@ TEST_F(RelayTest, PipelinedThreadMarksNothingAfterAFailedEventAndResumesFromIt) 
     if (id != ids[75]) return;
     if (retries.fetch_add(1) != 1) return;
     marked_before = test::query_int(
-        store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL AND seq < $1", {failed_seq});
+        store(),
+        "SELECT count(*) FROM trueup_outbox WHERE seq NOT IN (SELECT seq FROM trueup_outbox_pending) AND seq < $1",
+        {failed_seq});
     marked_after = test::query_int(
-        store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NOT NULL AND seq >= $1", {failed_seq});
+        store(),
+        "SELECT count(*) FROM trueup_outbox WHERE seq NOT IN (SELECT seq FROM trueup_outbox_pending) AND seq >= $1",
+        {failed_seq});
   };
   RelaySettings settings;
   settings.batch_size = 20;
@@ -201,8 +207,8 @@ TEST_F(RelayTest, PipelinedThreadMarksNothingAfterAFailedEventAndResumesFromIt) 
   Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
   relay.start();
   relay.notify();
-  ASSERT_TRUE(test::eventually(
-      [&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL") == 0; }));
+  ASSERT_TRUE(
+      test::eventually([&] { return test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending") == 0; }));
   relay.stop();
 
   EXPECT_EQ(retries.load(), 2);
@@ -270,6 +276,44 @@ TEST_F(RelayTest, GaugesShowPendingAndLagAndCleanupHonoursRetention) {
   ASSERT_TRUE(purged);
   EXPECT_EQ(*purged, 6u);
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 0);
+}
+
+// Retention deletes published events only: one still pending stays however
+// old (and the events after it wait for it), the purge goes in chunks of
+// cleanup_batch from the oldest, and events younger than the cutoff stay.
+TEST_F(RelayTest, CleanupKeepsPendingAndYoungEventsAndWorksThroughChunks) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 10, 1);
+  const auto ids = ids_in_order();
+  producer.fail_ids = {ids[2]};
+  RelaySettings settings;
+  settings.batch_size = 100;
+  settings.retention = std::chrono::hours(1);
+  settings.cleanup_batch = 3;
+  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  auto first = relay.publish_batch();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->published, 2u);  // the failure at ids[2] holds back the rest
+  clock_.advance(std::chrono::minutes(10));
+  append_events(store(), outbox, "t", 2, 1);
+
+  clock_.advance(std::chrono::minutes(55));  // the ten are 65 min old, the last two 55
+  auto purged = relay.purge_published();
+  ASSERT_TRUE(purged) << purged.error().describe();
+  EXPECT_EQ(*purged, 2u);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 10);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE id = $1", {ids[2]}), 1);
+
+  producer.fail_ids.clear();
+  auto second = relay.publish_batch();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->published, 10u);
+  purged = relay.purge_published();  // chunks: 3, 3, 2 (the third meets a young one), 0
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 8u);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 2);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending"), 0);
 }
 
 TEST(RelaySettingsTest, RefusesAZeroBatchOrPipeline) {

@@ -253,10 +253,52 @@ TEST_P(MessagingStore, OutboxAppendsInSequenceWithGeneratedIds) {
     }
   }
   EXPECT_EQ(ids.size(), appended.size());
-  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox WHERE published_at IS NULL"), 9);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending"), 9);
   auto time = test::query_one(store(), "SELECT time FROM trueup_outbox ORDER BY seq LIMIT 1");
   ASSERT_TRUE(time);
   EXPECT_TRUE(std::regex_match(*time, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$)"))) << *time;
+}
+
+// An outbox written before the pending queue (migration 0013): its
+// unpublished events become the queue, its published ones do not, and the
+// published_at column and its indexes are gone.
+class MessagingStoreUpgrade : public ::testing::TestWithParam<Engine> {};
+
+TEST_P(MessagingStoreUpgrade, PendingQueueTakesTheUnpublishedEventsOfAnOlderOutbox) {
+  {
+    auto db = test::open_test_store(GetParam(), {}, 2);
+    ASSERT_TRUE(db->store);
+    store::Store& s = *db->store;
+    const bool pg = s.engine() == "postgres";
+    const std::string ts = pg ? "$1::timestamptz" : "$1";
+    auto written = s.transact([&](store::Transaction& tx) -> Status {
+      for (int i = 0; i < 4; ++i) {
+        auto r = tx.exec(
+            "INSERT INTO trueup_outbox (id, topic, key, type, source, time, data, created_at, "
+            "published_at) VALUES ('e" +
+                std::to_string(i) + "', 't', 'k', 'ty', '/s', '2024-05-01T12:00:00Z', '{}', " + ts + ", " +
+                (i % 2 ? ts : "NULL") + ")",
+            {std::string("2024-05-01T12:00:00.000000Z")});
+        if (!r) return std::move(r).error();
+      }
+      return Ok{};
+    });
+    ASSERT_TRUE(written) << written.error().describe();
+    auto upgraded = s.migrate(test::messaging_migrations(s.engine()));
+    ASSERT_TRUE(upgraded) << upgraded.error().describe();
+    EXPECT_EQ(upgraded->applied.size(), 1u);
+    EXPECT_EQ(test::query_int(s, "SELECT count(*) FROM trueup_outbox"), 4);
+    auto pending = test::query_one(s, std::string("SELECT ") +
+                                          (pg ? "string_agg(o.id, ',' ORDER BY o.seq)" : "group_concat(o.id, ',')") +
+                                          " FROM trueup_outbox o JOIN trueup_outbox_pending p ON p.seq = o.seq");
+    EXPECT_EQ(pending.value_or(""), "e0,e2") << s.engine();
+    EXPECT_EQ(test::query_int(s, pg ? "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                                      "current_schema() AND table_name = 'trueup_outbox' AND column_name = "
+                                      "'published_at'"
+                                    : "SELECT count(*) FROM pragma_table_info('trueup_outbox') WHERE name = "
+                                      "'published_at'"),
+              0);
+  }
 }
 
 TEST_P(MessagingStore, OutboxBatchKeepsTheGivenOrderAndFillsIds) {
@@ -467,6 +509,8 @@ TEST_P(IdempotencyTest, ConcurrentBeginsClaimOnce) {
 INSTANTIATE_TEST_SUITE_P(Engines, MessagingStore, ::testing::Values(Engine::sqlite, Engine::postgres),
                          test::engine_name);
 INSTANTIATE_TEST_SUITE_P(Engines, IdempotencyTest, ::testing::Values(Engine::sqlite, Engine::postgres),
+                         test::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, MessagingStoreUpgrade, ::testing::Values(Engine::sqlite, Engine::postgres),
                          test::engine_name);
 
 }  // namespace

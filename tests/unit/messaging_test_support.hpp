@@ -1,5 +1,6 @@
 #pragma once
-// Shared by the messaging tests: a store with migrations 0001-0002 applied
+// Shared by the messaging tests: a store with migrations 0001, 0002 and 0013
+// (the outbox's pending queue) applied
 // (SQLite in a temp file, or PostgreSQL in a fresh schema), and a clock the
 // test moves.
 
@@ -37,12 +38,13 @@ struct TestStore {
   }
 };
 
-// Only this module's migrations (and the one before): tests stay independent
-// of other modules' tables.
-inline std::vector<store::Migration> messaging_migrations(std::string_view engine) {
+// Only this module's migrations (and the first): tests stay independent of
+// other modules' tables.
+// `up_to`: the last version applied (a schema as an older release left it).
+inline std::vector<store::Migration> messaging_migrations(std::string_view engine, int up_to = 13) {
   std::vector<store::Migration> out;
   for (const auto& m : store::embedded_migrations(engine))
-    if (m.version <= 2) out.push_back(m);
+    if ((m.version <= 2 || m.version == 13) && m.version <= up_to) out.push_back(m);
   return out;
 }
 
@@ -54,7 +56,7 @@ inline store::PostgresSettings pg_settings(const std::string& schema, int pool_s
   return s;
 }
 
-inline std::unique_ptr<TestStore> open_test_store(Engine engine, std::string schema = {}) {
+inline std::unique_ptr<TestStore> open_test_store(Engine engine, std::string schema = {}, int up_to = 13) {
   auto t = std::make_unique<TestStore>();
   if (engine == Engine::sqlite) {
     t->sqlite_dir = (std::filesystem::temp_directory_path() / trueup::testing::unique_name("trueup_msg")).string();
@@ -76,7 +78,7 @@ inline std::unique_ptr<TestStore> open_test_store(Engine engine, std::string sch
     }
     t->store = std::move(*st);
   }
-  auto m = t->store->migrate(messaging_migrations(t->store->engine()));
+  auto m = t->store->migrate(messaging_migrations(t->store->engine(), up_to));
   if (!m) ADD_FAILURE() << m.error().describe();
   return t;
 }

@@ -77,7 +77,7 @@ struct RelaySettings {
   std::chrono::milliseconds poll_interval{200};            // for other instances' appends and late commits
   std::chrono::milliseconds retry_backoff{1000};           // after a failed pass
   std::chrono::milliseconds delivery_timeout{60000};       // per batch; unreported events count as failed
-  std::chrono::seconds retention{std::chrono::hours(24)};  // published rows are deleted after this
+  std::chrono::seconds retention{std::chrono::hours(24)};  // published events appended longer ago are deleted
   std::chrono::milliseconds cleanup_interval{60000};
   std::size_t cleanup_batch = 10000;  // rows deleted per cleanup statement
   std::chrono::milliseconds gauge_interval{1000};
@@ -117,8 +117,9 @@ class Relay {
   Result<BatchOutcome> publish_batch();
   // Updates trueup_outbox_pending and trueup_outbox_lag_seconds.
   Status refresh_gauges();
-  // Deletes published rows older than `retention`, up to cleanup_batch rows
-  // per statement until none is left; returns how many.
+  // Deletes published events appended more than `retention` ago, oldest
+  // first, cleanup_batch rows per statement until a statement deletes none;
+  // returns how many.
   Result<std::size_t> purge_published();
 
  private:

@@ -1,0 +1,15 @@
+-- The relay's queue of events not yet published (docs/messaging.md). An
+-- event's row in trueup_outbox is written once and never updated: appending
+-- inserts its seq here in the same transaction, and marking it published
+-- deletes that seq. Before, marking was an UPDATE of published_at, which
+-- copied the whole row (data included) and, because published_at was
+-- indexed, wrote a new entry into every index of the table.
+-- No foreign key: the relay and the retention job keep the two consistent,
+-- and a key check would lock the event row at every append and mark.
+CREATE TABLE trueup_outbox_pending (
+    seq INTEGER PRIMARY KEY
+);
+INSERT INTO trueup_outbox_pending (seq) SELECT seq FROM trueup_outbox WHERE published_at IS NULL;
+DROP INDEX trueup_outbox_pending_idx;
+DROP INDEX trueup_outbox_published_idx;
+ALTER TABLE trueup_outbox DROP COLUMN published_at;
