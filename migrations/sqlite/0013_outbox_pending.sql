@@ -13,3 +13,13 @@ INSERT INTO trueup_outbox_pending (seq) SELECT seq FROM trueup_outbox WHERE publ
 DROP INDEX trueup_outbox_pending_idx;
 DROP INDEX trueup_outbox_published_idx;
 ALTER TABLE trueup_outbox DROP COLUMN published_at;
+-- As on PostgreSQL: an event appended without `queued` (by a release from
+-- before this migration) is queued by this trigger. One process owns an
+-- SQLite file and an older binary refuses a newer schema, so here it keeps
+-- the two engines the same.
+ALTER TABLE trueup_outbox ADD COLUMN queued INTEGER;
+CREATE TRIGGER trueup_outbox_queue_unqueued AFTER INSERT ON trueup_outbox
+    FOR EACH ROW WHEN NEW.queued IS NULL
+BEGIN
+    INSERT INTO trueup_outbox_pending (seq) VALUES (NEW.seq);
+END;

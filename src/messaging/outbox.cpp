@@ -62,9 +62,14 @@ Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, 
     // one key keep the order of `events`.
     auto r = tx.exec(
         "INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
-        "created_at) VALUES " +
+        "created_at, queued) VALUES " +
+            // created_at, then `queued`: this release queues its events below
+            // (migrations/*/0013 queues rows appended without it).
             store::values_tuples(n, 10, 1,
-                                 [&](std::size_t c, int p) { return c == 9 ? d.ts(p) : "$" + std::to_string(p); }) +
+                                 [&](std::size_t c, int p) {
+                                   if (c < 9) return "$" + std::to_string(p);
+                                   return d.ts(p) + (postgres_ ? ", TRUE" : ", 1");
+                                 }) +
             " RETURNING seq, id",
         params);
     if (!r) return std::move(r).error();

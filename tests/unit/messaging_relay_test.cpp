@@ -316,6 +316,34 @@ TEST_F(RelayTest, CleanupKeepsPendingAndYoungEventsAndWorksThroughChunks) {
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox_pending"), 0);
 }
 
+// A pending event among the oldest (one committed late with a lower seq,
+// here put back in the queue by hand) does not end the purge: each chunk
+// deletes what it may around it, and only a chunk that deletes none ends it.
+TEST_F(RelayTest, CleanupGoesOnPastAPendingEventInItsWindow) {
+  ScriptedProducer producer;
+  Outbox outbox(store(), clock_.clock());
+  append_events(store(), outbox, "t", 10, 1);
+  const auto ids = ids_in_order();
+  RelaySettings settings;
+  settings.batch_size = 100;
+  settings.retention = std::chrono::hours(1);
+  settings.cleanup_batch = 3;
+  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  ASSERT_TRUE(relay.publish_batch());
+  const std::int64_t late = test::query_int(store(), "SELECT seq FROM trueup_outbox WHERE id = $1", {ids[1]});
+  ASSERT_TRUE(store().transact([&](store::Transaction& tx) -> Status {
+    auto r = tx.exec("INSERT INTO trueup_outbox_pending (seq) VALUES ($1)", {late});
+    if (!r) return std::move(r).error();
+    return Ok{};
+  }));
+  clock_.advance(std::chrono::hours(1) + 1s);
+  auto purged = relay.purge_published();  // windows: 0,1,2 -> 2; 1,3,4 -> 2; ... 1,9 -> 1; 1 -> 0
+  ASSERT_TRUE(purged) << purged.error().describe();
+  EXPECT_EQ(*purged, 9u);
+  EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 1);
+  EXPECT_EQ(test::query_int(store(), "SELECT seq FROM trueup_outbox"), late);
+}
+
 TEST(RelaySettingsTest, RefusesAZeroBatchOrPipeline) {
   auto db = test::open_test_store(test::Engine::sqlite);
   ScriptedProducer producer;

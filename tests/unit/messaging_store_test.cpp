@@ -262,7 +262,10 @@ TEST_P(MessagingStore, OutboxAppendsInSequenceWithGeneratedIds) {
 // An outbox written before the pending queue (migration 0013): its
 // unpublished events become the queue, its published ones do not, and the
 // published_at column and its indexes are gone.
-class MessagingStoreUpgrade : public ::testing::TestWithParam<Engine> {};
+class MessagingStoreUpgrade : public ::testing::TestWithParam<Engine> {
+ protected:
+  test::ManualClock clock_;
+};
 
 TEST_P(MessagingStoreUpgrade, PendingQueueTakesTheUnpublishedEventsOfAnOlderOutbox) {
   {
@@ -292,6 +295,32 @@ TEST_P(MessagingStoreUpgrade, PendingQueueTakesTheUnpublishedEventsOfAnOlderOutb
                                           (pg ? "string_agg(o.id, ',' ORDER BY o.seq)" : "group_concat(o.id, ',')") +
                                           " FROM trueup_outbox o JOIN trueup_outbox_pending p ON p.seq = o.seq");
     EXPECT_EQ(pending.value_or(""), "e0,e2") << s.engine();
+    // An older release, still running, appends the way it did: no `queued`,
+    // no queue row. The trigger queues it.
+    auto old_append = s.transact([&](store::Transaction& tx) -> Status {
+      auto r = tx.exec(
+          "INSERT INTO trueup_outbox (id, topic, key, type, source, time, data, created_at) VALUES "
+          "('old-release', 't', 'k', 'ty', '/s', '2024-05-01T12:00:00Z', '{}', " +
+              ts + ")",
+          {std::string("2024-05-01T12:00:00.000000Z")});
+      if (!r) return std::move(r).error();
+      return Ok{};
+    });
+    ASSERT_TRUE(old_append) << old_append.error().describe();
+    EXPECT_EQ(test::query_int(s,
+                              "SELECT count(*) FROM trueup_outbox o JOIN trueup_outbox_pending p ON p.seq = "
+                              "o.seq WHERE o.id = 'old-release'"),
+              1);
+    // This release's appends queue themselves, once.
+    Outbox outbox(s, clock_.clock());
+    auto appended = s.transact([&](store::Transaction& tx) -> Status {
+      auto a = outbox.append(tx, OutboxEvent{"", "t", "k", "ty", "/s", "", "", "{}", ""});
+      if (!a) return a.error();
+      return Ok{};
+    });
+    ASSERT_TRUE(appended) << appended.error().describe();
+    EXPECT_EQ(test::query_int(s, "SELECT count(*) FROM trueup_outbox_pending"), 4);
+    EXPECT_EQ(test::query_int(s, "SELECT count(*) FROM trueup_outbox WHERE queued IS NOT NULL"), 1);  // the new one
     EXPECT_EQ(test::query_int(s, pg ? "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
                                       "current_schema() AND table_name = 'trueup_outbox' AND column_name = "
                                       "'published_at'"

@@ -7,7 +7,8 @@
 // last event already in the pipeline), produces them with the bus producer
 // (Kafka's idempotent producer), and meanwhile settles the oldest batch:
 // waits for its delivery reports and posts one statement marking its events
-// published (published_at) to a store connection. So reading and producing
+// published (deleting them from the queue trueup_outbox_pending) to a store
+// connection. So reading and producing
 // batch N+1 overlap with the delivery and the marking of batch N; a batch
 // leaves the pipeline when its mark has committed. At the first event whose
 // delivery failed (or whose report did not come within `delivery_timeout` of
@@ -79,7 +80,7 @@ struct RelaySettings {
   std::chrono::milliseconds delivery_timeout{60000};       // per batch; unreported events count as failed
   std::chrono::seconds retention{std::chrono::hours(24)};  // published events appended longer ago are deleted
   std::chrono::milliseconds cleanup_interval{60000};
-  std::size_t cleanup_batch = 10000;  // rows deleted per cleanup statement
+  std::size_t cleanup_batch = 10000;  // oldest events each cleanup statement looks at (and may delete)
   std::chrono::milliseconds gauge_interval{1000};
 };
 
