@@ -278,6 +278,16 @@ TEST_F(RelayTest, GaugesShowPendingAndLagAndCleanupHonoursRetention) {
   EXPECT_EQ(test::query_int(store(), "SELECT count(*) FROM trueup_outbox"), 0);
 }
 
+// For the cleanup tests: every event in one batch, an hour's retention, and
+// chunks of three so that a purge takes several statements.
+RelaySettings cleanup_settings() {
+  RelaySettings settings;
+  settings.batch_size = 100;
+  settings.retention = std::chrono::hours(1);
+  settings.cleanup_batch = 3;
+  return settings;
+}
+
 // Retention deletes published events only: one still pending stays however
 // old (and the events after it wait for it), the purge goes in chunks of
 // cleanup_batch from the oldest, and events younger than the cutoff stay.
@@ -287,11 +297,7 @@ TEST_F(RelayTest, CleanupKeepsPendingAndYoungEventsAndWorksThroughChunks) {
   append_events(store(), outbox, "t", 10, 1);
   const auto ids = ids_in_order();
   producer.fail_ids = {ids[2]};
-  RelaySettings settings;
-  settings.batch_size = 100;
-  settings.retention = std::chrono::hours(1);
-  settings.cleanup_batch = 3;
-  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  Relay relay(store(), producer, registry_, cleanup_settings(), {}, clock_.clock());
   auto first = relay.publish_batch();
   ASSERT_TRUE(first);
   EXPECT_EQ(first->published, 2u);  // the failure at ids[2] holds back the rest
@@ -324,11 +330,7 @@ TEST_F(RelayTest, CleanupGoesOnPastAPendingEventInItsWindow) {
   Outbox outbox(store(), clock_.clock());
   append_events(store(), outbox, "t", 10, 1);
   const auto ids = ids_in_order();
-  RelaySettings settings;
-  settings.batch_size = 100;
-  settings.retention = std::chrono::hours(1);
-  settings.cleanup_batch = 3;
-  Relay relay(store(), producer, registry_, settings, {}, clock_.clock());
+  Relay relay(store(), producer, registry_, cleanup_settings(), {}, clock_.clock());
   ASSERT_TRUE(relay.publish_batch());
   const std::int64_t late = test::query_int(store(), "SELECT seq FROM trueup_outbox WHERE id = $1", {ids[1]});
   ASSERT_TRUE(store().transact([&](store::Transaction& tx) -> Status {
