@@ -12,7 +12,8 @@
 # and 10 movements per request: on the default configuration, then again
 # with `store.postgres.yield_above: 10ms` (background work yields to slow
 # requests; docs/store.md). Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL,
-# TRUEUP_TEST_KAFKA (`make bench` provides them). BENCH_DURATION (10s),
+# TRUEUP_TEST_KAFKA (`make bench` provides them). An unmeasured warm-up of
+# BENCH_WARMUP_SECONDS (20) at 1,000 events/s comes first. BENCH_DURATION (10s),
 # BENCH_CONNECTIONS (16). The host's dirty-page writeback settings are printed
 # too: the kernel's periodic flush of PostgreSQL's and Kafka's written pages
 # stalls WAL flushes (docs/operations.md, "Intake latency and the host").
@@ -104,6 +105,11 @@ latency() {
       --seconds "${duration%s}" --connections 32 | sed "s/^intake open-loop/intake open-loop ($1)/"
   done
 }
+# Warm-up, not measured: freshly started services (the Kafka broker's JIT
+# compiler above all) take cores for their first minute. At 1,000 events/s
+# the background keeps up, so no backlog is left for the windows below.
+"$load" --port "$port" --events-per-second 1000 --batch 10 --seconds "${BENCH_WARMUP_SECONDS:-20}" \
+  --connections 8 | sed "s/^intake open-loop/warm-up (not a figure):/"
 latency "default configuration"
 serve "    yield_above: 10ms"
 latency "yield_above 10ms"
