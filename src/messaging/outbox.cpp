@@ -68,7 +68,7 @@ Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, 
             store::values_tuples(n, 10, 1,
                                  [&](std::size_t c, int p) {
                                    if (c < 9) return "$" + std::to_string(p);
-                                   return d.ts(p) + (postgres_ ? ", TRUE" : ", 1");
+                                   return d.ts(p) + ", TRUE";  // a keyword on both engines
                                  }) +
             " RETURNING seq, id",
         params);

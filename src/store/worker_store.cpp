@@ -173,7 +173,7 @@ void WorkerStore::push(Work work, std::function<void(Status)> done, bool interac
 }
 
 void WorkerStore::post(Work work, std::function<void(Status)> done) {
-  push(std::move(work), std::move(done), false, Clock::now());
+  push(std::move(work), std::move(done), false, {});  // its wait begins at the push
 }
 
 void WorkerStore::post_interactive(Work work, std::function<void(Status)> done, Clock::time_point waiting_since) {
