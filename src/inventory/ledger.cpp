@@ -139,9 +139,10 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   // Movements of one position are decided one at a time: lock its row first
   // (created empty if new), so a POS sale and its ERP twin committing at once
   // cannot both miss each other (PostgreSQL runs READ COMMITTED).
+  // It also returns the position's counted_at (below).
   auto locked = tx.exec(
       "INSERT INTO stock_position (sku, location, confirmed_e5, provisional_e5, on_hand_e5, last_movement_id) VALUES "
-      "($1, $2, 0, 0, 0, $3) ON CONFLICT (sku, location) DO UPDATE SET sku = excluded.sku",
+      "($1, $2, 0, 0, 0, $3) ON CONFLICT (sku, location) DO UPDATE SET sku = excluded.sku RETURNING counted_at",
       {m.sku, m.location, m.movement_id});
   if (!locked) return std::move(locked).error();
   std::string status(classify(m, settings));
@@ -161,10 +162,8 @@ Status record_movement(store::Transaction& tx, messaging::Outbox& outbox, const 
   // Without an ERP, counts carry the sales they saw (migrations/*/0009).
   std::optional<model::Timestamp> counted_at;
   if (settings.authoritative_system.empty()) {
-    auto r = tx.exec("SELECT counted_at FROM stock_position WHERE sku = $1 AND location = $2", {m.sku, m.location});
-    if (!r) return std::move(r).error();
-    if (!r->rows.empty() && r->rows[0][0]) {
-      auto t = model::Timestamp::parse(*r->rows[0][0]);
+    if (!locked->rows.empty() && locked->rows[0][0]) {
+      auto t = model::Timestamp::parse(*locked->rows[0][0]);
       if (t) counted_at = *t;
     }
     if (counted_at) {

@@ -59,19 +59,26 @@ Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, 
                                    opt(e.traceparent), created});
     }
     // Sequence numbers are taken row by row in the order given, so events of
-    // one key keep the order of `events`.
-    auto r = tx.exec(
+    // one key keep the order of `events`. Each event is queued for the relay
+    // too (migrations/*/0013: the event row is never updated); on PostgreSQL
+    // in the same statement, one round trip, on SQLite (in process, no DML in
+    // WITH) in a second one.
+    const std::string insert =
         "INSERT INTO trueup_outbox (id, topic, key, type, source, subject, time, data, traceparent, "
         "created_at, queued) VALUES " +
-            // created_at, then `queued`: this release queues its events below
-            // (migrations/*/0013 queues rows appended without it).
-            store::values_tuples(n, 10, 1,
-                                 [&](std::size_t c, int p) {
-                                   if (c < 9) return "$" + std::to_string(p);
-                                   return d.ts(p) + ", TRUE";  // a keyword on both engines
-                                 }) +
-            " RETURNING seq, id",
-        params);
+        // created_at, then `queued`: this release queues its events itself
+        // (migrations/*/0013 queues rows appended without it).
+        store::values_tuples(n, 10, 1,
+                             [&](std::size_t c, int p) {
+                               if (c < 9) return "$" + std::to_string(p);
+                               return d.ts(p) + ", TRUE";  // a keyword on both engines
+                             }) +
+        " RETURNING seq, id";
+    auto r = tx.exec(postgres_ ? "WITH o AS (" + insert +
+                                     "), q AS (INSERT INTO trueup_outbox_pending (seq) SELECT seq FROM o) "
+                                     "SELECT seq, id FROM o"
+                               : insert,
+                     params);
     if (!r) return std::move(r).error();
     if (r->rows.size() != n) return make_error(Errc::internal, "outbox: insert returned no sequence");
     std::map<std::string, std::int64_t, std::less<>> seqs;
@@ -80,17 +87,18 @@ Result<std::vector<AppendedEvent>> Outbox::append_batch(store::Transaction& tx, 
       if (!seq || !row[1]) return make_error(Errc::internal, "outbox: insert returned no sequence");
       seqs.emplace(*row[1], *seq);
     }
-    // The relay's queue (migrations/*/0013): the event row is never updated.
-    std::vector<store::Param> pending;
-    pending.reserve(n);
     for (std::size_t k = 0; k < n; ++k) {
       auto it = seqs.find(events[from + k].id);
       if (it == seqs.end()) return make_error(Errc::internal, "outbox: insert returned an unknown id");
       out.push_back(AppendedEvent{it->second, events[from + k].id});
-      pending.emplace_back(it->second);
     }
-    auto queued = tx.exec("INSERT INTO trueup_outbox_pending (seq) VALUES " + store::values_tuples(n, 1), pending);
-    if (!queued) return std::move(queued).error();
+    if (!postgres_) {
+      std::vector<store::Param> pending;
+      pending.reserve(n);
+      for (auto a = out.end() - static_cast<std::ptrdiff_t>(n); a != out.end(); ++a) pending.emplace_back(a->sequence);
+      auto queued = tx.exec("INSERT INTO trueup_outbox_pending (seq) VALUES " + store::values_tuples(n, 1), pending);
+      if (!queued) return std::move(queued).error();
+    }
   }
   return out;
 }
