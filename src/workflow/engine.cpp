@@ -12,8 +12,10 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 #include <set>
+#include <span>
 #include <stdexcept>
 
 #include "trueup/log/log.hpp"
@@ -493,15 +495,29 @@ struct Engine::Impl {
       batch = std::move(sorted);
       std::vector<Completion> done(batch.size());
       auto s = store.transact([&](store::Transaction& tx) -> Status {
+        // The group's rows in one statement (locked on PostgreSQL), not one
+        // round trip per workflow.
+        std::vector<store::Param> ids;
+        ids.reserve(batch.size());
+        for (const auto& p : batch) ids.emplace_back(p.w.id);
+        auto cur = tx.exec(std::string(kRecordColumnsSql) + "id IN " + store::values_tuples(1, ids.size()) +
+                               (postgres ? " ORDER BY id FOR UPDATE" : ""),
+                           ids);
+        if (!cur) return std::move(cur).error();
+        std::map<std::string, const store::Row*, std::less<>> rows;
+        for (const auto& r : cur->rows)
+          if (r[0]) rows.emplace(*r[0], &r);
+        StepLogRows step_log;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           auto& p = batch[i];
           done[i] = Completion{};
+          auto it = rows.find(p.w.id);
           if (auto r = record(tx, done[i], p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started,
-                              p.finished, allow_inline, true);
+                              p.finished, allow_inline, true, it == rows.end() ? &kNoRow : it->second, &step_log);
               !r)
             return r;
         }
-        return Ok{};
+        return insert_step_log(tx, step_log);
       });
       if (s) {
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -575,20 +591,54 @@ struct Engine::Impl {
     return Ok{};
   }
 
-  // Records one step call's outcome inside `tx` (see complete()).
+  // What record() reads of a workflow's row first: its id, then the columns
+  // it decides on; the WHERE clause follows.
+  static constexpr std::string_view kRecordColumnsSql =
+      "SELECT id, state, lease_token, cancel_requested, log_seq, had_exception, run, failed_step, last_error, "
+      "pending_signals FROM trueup_workflow WHERE ";
+  static inline const store::Row kNoRow{};  // a workflow row that is gone
+
+  // Step log rows (trueup_workflow_step) a group of outcomes writes at its
+  // end, in one statement per kMaxRowsPerStatement rows.
+  static constexpr std::size_t kStepLogColumns = 9;
+  using StepLogRows = std::vector<store::Param>;  // kStepLogColumns per row
+  static Status insert_step_log(store::Transaction& tx, std::span<const store::Param> params) {
+    const std::size_t rows = params.size() / kStepLogColumns;
+    for (std::size_t from = 0; from < rows; from += store::kMaxRowsPerStatement) {
+      const std::size_t n = std::min(store::kMaxRowsPerStatement, rows - from);
+      const auto first = params.begin() + static_cast<std::ptrdiff_t>(from * kStepLogColumns);
+      auto l = tx.exec(
+          "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
+          "finished_at) VALUES " +
+              store::values_tuples(n, kStepLogColumns),
+          std::vector<store::Param>(first, first + static_cast<std::ptrdiff_t>(n * kStepLogColumns)));
+      if (!l) return std::move(l).error();
+    }
+    return Ok{};
+  }
+
+  // Records one step call's outcome inside `tx` (see complete()). `locked`:
+  // the workflow's row as kRecordColumnsSql reads it, already read (and
+  // locked) in `tx` by the caller; kNoRow when it is gone; else read here.
+  // `step_log`: where its step log row goes for the caller to insert (with
+  // the group's others) before the commit; else inserted here.
   Status record(store::Transaction& tx, Completion& c, const Claimed& w, const WorkflowType& type, const Step& step,
                 bool compensating, StepContext& ctx, const StepResult& result, TimePoint started, TimePoint finished,
-                bool allow_inline, bool with_commits) {
-    auto cur = tx.exec(std::string("SELECT state, lease_token, cancel_requested, log_seq, had_exception, run, "
-                                   "failed_step, last_error, pending_signals FROM trueup_workflow WHERE id = $1") +
-                           (postgres ? " FOR UPDATE" : ""),
-                       {w.id});
-    if (!cur) return std::move(cur).error();
-    if (cur->rows.empty() || detail::to_int(cur->rows[0][1]) != w.token) {
+                bool allow_inline, bool with_commits, const store::Row* locked = nullptr,
+                StepLogRows* step_log = nullptr) {
+    store::Rows own;
+    if (!locked) {
+      auto cur = tx.exec(std::string(kRecordColumnsSql) + "id = $1" + (postgres ? " FOR UPDATE" : ""), {w.id});
+      if (!cur) return std::move(cur).error();
+      own = std::move(*cur);
+      locked = own.rows.empty() ? &kNoRow : &own.rows[0];
+    }
+    if (locked->empty() || detail::to_int((*locked)[2]) != w.token) {
       c.lost = true;
       return Ok{};
     }
-    const auto& row = cur->rows[0];
+    // Without the id: the columns as numbered below.
+    const std::span<const std::optional<std::string>> row(locked->data() + 1, locked->size() - 1);
     const std::string db_state = detail::text_or(row[0]);
     const bool cancel = detail::to_int(row[2]) != 0;
     const std::int64_t seq = detail::to_int(row[3]) + 1;
@@ -807,12 +857,20 @@ struct Engine::Impl {
          I(had_exception ? 1 : 0), seq, now, I(phase == "compensating" ? 1 : 0)});
     if (!u) return std::move(u).error();
 
-    auto l = tx.exec(
-        "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
-        "finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        {w.id, seq, step.name, std::string(compensating ? "compensate" : "run"), I(attempt_no), outcome,
-         opt_text(error_text), epoch_ms(started), now});
-    if (!l) return std::move(l).error();
+    std::vector<store::Param> log_row{w.id,
+                                      seq,
+                                      step.name,
+                                      std::string(compensating ? "compensate" : "run"),
+                                      I(attempt_no),
+                                      outcome,
+                                      opt_text(error_text),
+                                      epoch_ms(started),
+                                      now};
+    if (step_log) {
+      std::move(log_row.begin(), log_row.end(), std::back_inserter(*step_log));
+    } else if (auto l = insert_step_log(tx, log_row); !l) {
+      return l;
+    }
     const auto limit = static_cast<std::int64_t>(settings.step_log_limit);
     if (seq > limit) {
       auto t = tx.exec("DELETE FROM trueup_workflow_step WHERE workflow_id = $1 AND seq <= $2", {w.id, seq - limit});

@@ -642,6 +642,34 @@ TEST_P(WorkflowEngineTest, ExpiredLeaseIsTakenOver) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST_P(WorkflowEngineTest, ALeaseLostInAGroupDiscardsOnlyThatOutcome) {
+  engine().define({"grouped", {step("a", [&](StepContext& ctx) -> StepResult {
+                     // Another instance takes this one over while its step runs.
+                     if (ctx.input().value("taken", false))
+                       db_->exec(
+                           "UPDATE trueup_workflow SET lease_owner = 'other', lease_token = lease_token + 1 "
+                           "WHERE id = $1",
+                           {ctx.workflow_id()});
+                     return StepResult::done();
+                   })}});
+  const auto ok1 = start("grouped", "a");
+  const auto taken = start("grouped", "b", json{{"taken", true}});
+  const auto ok2 = start("grouped", "c");
+  EXPECT_EQ(run_due(), 3u);
+  EXPECT_EQ(state(ok1), State::completed);
+  EXPECT_EQ(state(ok2), State::completed);
+  // The outcome of the one taken over is not recorded: its row and step log
+  // are as the other instance left them.
+  EXPECT_EQ(db_->scalar("SELECT lease_owner FROM trueup_workflow WHERE id = $1", {taken}), "other");
+  EXPECT_EQ(state(taken), State::running);
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM trueup_workflow_step WHERE workflow_id = $1", {taken}), "0");
+  for (const auto& id : {ok1, ok2}) {
+    auto d = get(id);
+    ASSERT_EQ(d.steps.size(), 1u) << id;
+    EXPECT_EQ(d.steps[0].outcome, "done");
+  }
+}
+
 TEST_P(WorkflowEngineTest, StepLogIsBounded) {
   settings_.step_log_limit = 5;
   settings_.retry_overrides["chatty"] = RetryPolicy{1ms, 1.0, 1ms, 100};
