@@ -38,6 +38,12 @@ Param opt_text(const std::optional<std::string>& v) { return v ? Param(*v) : Par
 
 constexpr const char* kNonTerminal = "('pending', 'running', 'waiting', 'retrying', 'paused')";
 
+// While a group of outcomes is recorded on this thread (record_all): the
+// workflows whose rows a step's on_commit changed (Engine::signal), so that
+// their outcome is decided on the row as it is now, not as the group read
+// it at its start.
+thread_local std::set<std::string>* changed_in_group = nullptr;
+
 // A claimed workflow as the worker sees it.
 struct Claimed {
   std::string id, type, correlation_key, phase;
@@ -507,6 +513,11 @@ struct Engine::Impl {
         std::map<std::string, const store::Row*, std::less<>> rows;
         for (const auto& r : cur->rows)
           if (r[0]) rows.emplace(*r[0], &r);
+        std::set<std::string> changed;
+        changed_in_group = &changed;
+        struct Reset {
+          ~Reset() { changed_in_group = nullptr; }
+        } reset;
         StepLogRows step_log;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           auto& p = batch[i];
@@ -627,6 +638,7 @@ struct Engine::Impl {
                 bool allow_inline, bool with_commits, const store::Row* locked = nullptr,
                 StepLogRows* step_log = nullptr) {
     store::Rows own;
+    if (locked && changed_in_group && changed_in_group->contains(w.id)) locked = nullptr;  // read it again
     if (!locked) {
       auto cur = tx.exec(std::string(kRecordColumnsSql) + "id = $1" + (postgres ? " FOR UPDATE" : ""), {w.id});
       if (!cur) return std::move(cur).error();
@@ -1299,6 +1311,7 @@ Result<std::size_t> Engine::signal(store::Transaction& tx, const std::string& co
         "due_at = CASE WHEN state = 'waiting' AND wait_signal = $2 THEN $3 ELSE due_at END WHERE id = $1",
         {id, name, now});
     if (!u) return std::move(u).error();
+    if (changed_in_group) changed_in_group->insert(id);
   }
   if (!ids->rows.empty()) {
     if (auto n = impl.notify(tx); !n) return std::move(n).error();

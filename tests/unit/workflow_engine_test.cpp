@@ -503,6 +503,28 @@ TEST_P(WorkflowEngineTest, SignalArrivingWhileTheStepRunsIsNotLost) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST_P(WorkflowEngineTest, ASignalFromAStepOfTheSameGroupIsCountedAndCleared) {
+  // "a_sealer" sorts before "b_document" in the group, so its on_commit
+  // signals the document after the group read the document's row.
+  engine().define({"a_sealer", {step("seal", [&](StepContext& ctx) -> StepResult {
+                     ctx.on_commit([this](store::Transaction& tx) -> Status {
+                       auto n = engine().signal(tx, "doc-1", "sealed", json::object());
+                       if (!n) return std::move(n).error();
+                       return *n == 1 ? Status(Ok{}) : make_error(Errc::internal, "the document was not signalled");
+                     });
+                     return StepResult::done();
+                   })}});
+  engine().define({"b_document", {step("close", noop)}});
+  const auto sealer = start("a_sealer", "order-1");
+  const auto document = start("b_document", "doc-1");
+  EXPECT_EQ(run_due(), 2u);
+  EXPECT_EQ(state(sealer), State::completed);
+  EXPECT_EQ(state(document), State::completed);
+  // Completed with the signal counted, so its row went with it.
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM trueup_workflow_signal WHERE workflow_id = $1", {document}), "0");
+  EXPECT_EQ(db_->scalar("SELECT pending_signals FROM trueup_workflow WHERE id = $1", {document}), "0");
+}
+
 TEST_P(WorkflowEngineTest, SignalTimeoutRunsTheStepAgain) {
   engine().define({"timeout", {step("wait", [&](StepContext& ctx) -> StepResult {
                      if (ctx.signal("paid")) return StepResult::done();
