@@ -10,8 +10,8 @@
 # 5,000 events/s (BENCH_HALF_RATE), held at a fixed rate by intake_load
 # (open loop, latency from each request's scheduled time), with BENCH_BATCH
 # and 10 movements per request: on the default configuration, then again
-# with `store.postgres.yield_above: 10ms` (background work yields to slow
-# requests; docs/store.md). Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL,
+# with `store.postgres.yield_above: 1ms` (background work gives way to
+# requests being committed; docs/store.md). Needs TRUEUP_BINARY, TRUEUP_TEST_PG_URL,
 # TRUEUP_TEST_KAFKA (`make bench` provides them). An unmeasured warm-up of
 # BENCH_WARMUP_SECONDS (20) at 1,000 events/s comes first. BENCH_DURATION (10s),
 # BENCH_CONNECTIONS (16). The host's dirty-page writeback settings are printed
@@ -111,8 +111,8 @@ latency() {
 "$load" --port "$port" --events-per-second 1000 --batch 10 --seconds "${BENCH_WARMUP_SECONDS:-20}" \
   --connections 8 | sed "s/^intake open-loop/warm-up (not a figure):/"
 latency "default configuration"
-serve "    yield_above: 10ms"
-latency "yield_above 10ms"
+serve "    yield_above: 1ms"
+latency "yield_above 1ms"
 serve
 run 1
 run "$batch"
