@@ -75,13 +75,16 @@ bool changes_rows(std::string_view sql) {
       break;
     }
   }
+  // The first word only (a multi-row INSERT's text runs to kilobytes).
   std::string word;
-  std::string upper;
-  for (char c : sql.substr(i)) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (std::size_t k = 0; k < upper.size() && std::isalpha(static_cast<unsigned char>(upper[k])); ++k) word += upper[k];
+  for (std::size_t k = i; k < sql.size() && std::isalpha(static_cast<unsigned char>(sql[k])); ++k)
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[k])));
   if (word == "INSERT" || word == "UPDATE" || word == "DELETE" || word == "MERGE") return true;
   if (word != "WITH") return false;
   // WITH ... INSERT/UPDATE/DELETE: a data-modifying CTE or main statement.
+  std::string upper;
+  upper.reserve(sql.size() - i);
+  for (char c : sql.substr(i)) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (std::string_view dml : {"INSERT", "UPDATE", "DELETE", "MERGE"}) {
     for (auto pos = upper.find(dml); pos != std::string::npos; pos = upper.find(dml, pos + 1)) {
       const bool starts =
