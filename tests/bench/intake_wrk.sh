@@ -17,6 +17,9 @@
 # BENCH_CONNECTIONS (16). The host's dirty-page writeback settings are printed
 # too: the kernel's periodic flush of PostgreSQL's and Kafka's written pages
 # stalls WAL flushes (docs/operations.md, "Intake latency and the host").
+# BENCH_DIRTY_BACKGROUND_BYTES=16777216 (as root, opt-in) adds windows with
+# yield_above 1ms and the kernel's vm.dirty_background_bytes at that value,
+# restoring the host's setting afterwards.
 set -euo pipefail
 bin="${TRUEUP_BINARY:?set TRUEUP_BINARY}"
 pg="${TRUEUP_TEST_PG_URL:?set TRUEUP_TEST_PG_URL (scripts/pg-up)}"
@@ -113,6 +116,22 @@ latency() {
 latency "default configuration"
 serve "    yield_above: 1ms"
 latency "yield_above 1ms"
+# Opt-in, as root: the same with the kernel writing dirty pages continuously
+# (docs/operations.md, "Intake latency and the host"); the host's own
+# setting is put back however the script ends.
+if [ -n "${BENCH_DIRTY_BACKGROUND_BYTES:-}" ]; then
+  saved_bytes="$(sysctl -n vm.dirty_background_bytes)"
+  saved_ratio="$(sysctl -n vm.dirty_background_ratio)"
+  restore_writeback() {
+    if [ "$saved_bytes" != 0 ]; then sysctl -qw vm.dirty_background_bytes="$saved_bytes"
+    else sysctl -qw vm.dirty_background_ratio="$saved_ratio"; fi
+  }
+  trap 'restore_writeback; cleanup' EXIT
+  sysctl -qw vm.dirty_background_bytes="$BENCH_DIRTY_BACKGROUND_BYTES"
+  latency "yield_above 1ms, vm.dirty_background_bytes=$BENCH_DIRTY_BACKGROUND_BYTES"
+  restore_writeback
+  trap cleanup EXIT
+fi
 serve
 run 1
 run "$batch"
