@@ -346,6 +346,15 @@ struct Engine::Impl {
     }
     auto s = store.transact([&](store::Transaction& tx) -> Status {
       out.clear();
+      // A claim need not wait for its WAL flush: one lost to a database
+      // crash leaves the old lease_token, so the outcome recorded under the
+      // new one is discarded as a lost lease and the step runs again, as
+      // after an expired lease. Recording an outcome commits synchronously,
+      // which flushes the claim before it.
+      if (postgres) {
+        auto async = tx.exec("SET LOCAL synchronous_commit = off");
+        if (!async) return std::move(async).error();
+      }
       auto rows = tx.exec(sql, params);
       if (!rows) return std::move(rows).error();
       for (const auto& r : rows->rows) out.push_back(claimed_from_row(r));
