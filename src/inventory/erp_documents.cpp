@@ -314,7 +314,9 @@ workflow::WorkflowType erp_document_workflow(PostErpDocument post) {
     });
     return workflow::StepResult::done();
   };
-  return workflow::WorkflowType{kErpDocumentWorkflow, {std::move(close)}};
+  workflow::WorkflowType type{kErpDocumentWorkflow, {std::move(close)}};
+  type.signalled_from_steps = true;  // sealed by the join that no longer fits (join_document)
+  return type;
 }
 
 }  // namespace trueup::inventory

@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <array>
-#include <iterator>
 #include <map>
+#include <random>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -211,6 +211,17 @@ struct Engine::Impl {
   std::condition_variable wake_cv;
   std::uint64_t wake_seq = 0;
   std::atomic<bool> stopping{false};
+
+  // The lease_token a claim writes: a random 63-bit start per engine, then
+  // one more per claim. So no claim of a row writes a token an earlier claim
+  // of it wrote, even one lost to a database crash (claims commit without
+  // waiting for their WAL flush; see claim()): a late outcome recorded under
+  // a lost claim's token never matches the row's.
+  std::atomic<std::uint64_t> next_token{[] {
+    std::random_device rd;
+    return ((std::uint64_t{rd()} << 32) | rd()) >> 2;  // leaves room to count up
+  }()};
+  std::int64_t new_token() { return static_cast<std::int64_t>(next_token.fetch_add(1) & 0x7fffffffffffffffULL); }
   bool running = false;
   bool stopped = false;
   std::mutex lifecycle_mutex;
@@ -325,11 +336,13 @@ struct Engine::Impl {
     const std::int64_t until = now + settings.lease.count();
     std::vector<Param> params{settings.instance_id, until, now, static_cast<std::int64_t>(limit)};
     const std::string lease = claim_lease_sql(now, params);
+    params.emplace_back(new_token());
+    const std::string token = "$" + std::to_string(params.size());
     std::string sql;
     if (postgres) {
       sql = "UPDATE trueup_workflow w SET state = 'running', lease_owner = $1, lease_until = " + lease +
-            ", due_at = " + lease +
-            ", lease_token = w.lease_token + 1, updated_at = $3 FROM (SELECT id FROM trueup_workflow "
+            ", due_at = " + lease + ", lease_token = " + token +
+            ", updated_at = $3 FROM (SELECT id FROM trueup_workflow "
             "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4 "
             "FOR UPDATE SKIP LOCKED) c WHERE w.id = c.id RETURNING "
             "w.id, w.type, w.correlation_key, w.phase, w.step_index, w.attempt, w.run, w.input, w.context, "
@@ -338,8 +351,8 @@ struct Engine::Impl {
     } else {
       // SQLite has one writer: the UPDATE itself is the claim.
       sql = "UPDATE trueup_workflow SET state = 'running', lease_owner = $1, lease_until = " + lease +
-            ", due_at = " + lease +
-            ", lease_token = lease_token + 1, updated_at = $3 WHERE id IN (SELECT id FROM trueup_workflow "
+            ", due_at = " + lease + ", lease_token = " + token +
+            ", updated_at = $3 WHERE id IN (SELECT id FROM trueup_workflow "
             "WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at LIMIT $4) "
             "RETURNING " +
             std::string(kClaimColumns);
@@ -347,10 +360,11 @@ struct Engine::Impl {
     auto s = store.transact([&](store::Transaction& tx) -> Status {
       out.clear();
       // A claim need not wait for its WAL flush: one lost to a database
-      // crash leaves the old lease_token, so the outcome recorded under the
-      // new one is discarded as a lost lease and the step runs again, as
-      // after an expired lease. Recording an outcome commits synchronously,
-      // which flushes the claim before it.
+      // crash leaves the row's old lease_token, and no later claim writes
+      // the lost one again (new_token), so the outcome recorded under it is
+      // discarded as a lost lease and the step runs again, as after an
+      // expired lease. Recording an outcome commits synchronously, which
+      // flushes the claim before it.
       if (postgres) {
         auto async = tx.exec("SET LOCAL synchronous_commit = off");
         if (!async) return std::move(async).error();
@@ -511,29 +525,40 @@ struct Engine::Impl {
       std::vector<Completion> done(batch.size());
       auto s = store.transact([&](store::Transaction& tx) -> Status {
         // The group's rows in one statement (locked on PostgreSQL), not one
-        // round trip per workflow.
-        std::vector<store::Param> ids;
-        ids.reserve(batch.size());
-        for (const auto& p : batch) ids.emplace_back(p.w.id);
-        auto cur = tx.exec(std::string(kRecordColumnsSql) + "id IN " + store::values_tuples(1, ids.size()) +
-                               (postgres ? " ORDER BY id FOR UPDATE" : ""),
-                           ids);
-        if (!cur) return std::move(cur).error();
+        // round trip per workflow; those of types signalled from steps at
+        // their own turn (WorkflowType::signalled_from_steps).
+        json ids = json::array();
+        for (const auto& p : batch)
+          if (!p.type->signalled_from_steps) ids.push_back(p.w.id);
+        store::Rows read;
+        if (!ids.empty()) {
+          static const std::string pg = std::string(kRecordColumnsSql) +
+                                        "id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) ORDER BY id "
+                                        "FOR UPDATE";
+          static const std::string sqlite = std::string(kRecordColumnsSql) + "id IN (SELECT value FROM json_each($1))";
+          auto cur = tx.exec(postgres ? pg : sqlite, {ids.dump()});
+          if (!cur) return std::move(cur).error();
+          read = std::move(*cur);
+        }
         std::map<std::string, const store::Row*, std::less<>> rows;
-        for (const auto& r : cur->rows)
+        for (const auto& r : read.rows)
           if (r[0]) rows.emplace(*r[0], &r);
         std::set<std::string> changed;
         changed_in_group = &changed;
         struct Reset {
           ~Reset() { changed_in_group = nullptr; }
         } reset;
-        StepLogRows step_log;
+        StepLogRows step_log = json::array();
         for (std::size_t i = 0; i < batch.size(); ++i) {
           auto& p = batch[i];
           done[i] = Completion{};
-          auto it = rows.find(p.w.id);
+          const store::Row* row = nullptr;  // read at its turn
+          if (!p.type->signalled_from_steps) {
+            auto it = rows.find(p.w.id);
+            row = it == rows.end() ? &kNoRow : it->second;
+          }
           if (auto r = record(tx, done[i], p.w, *p.type, *p.step, p.compensating, *p.ctx, p.result, p.started,
-                              p.finished, allow_inline, true, it == rows.end() ? &kNoRow : it->second, &step_log);
+                              p.finished, allow_inline, true, row, &step_log);
               !r)
             return r;
         }
@@ -618,22 +643,29 @@ struct Engine::Impl {
       "pending_signals FROM trueup_workflow WHERE ";
   static inline const store::Row kNoRow{};  // a workflow row that is gone
 
-  // Step log rows (trueup_workflow_step) a group of outcomes writes at its
-  // end, in one statement per kMaxRowsPerStatement rows.
-  static constexpr std::size_t kStepLogColumns = 9;
-  using StepLogRows = std::vector<store::Param>;  // kStepLogColumns per row
-  static Status insert_step_log(store::Transaction& tx, std::span<const store::Param> params) {
-    const std::size_t rows = params.size() / kStepLogColumns;
-    for (std::size_t from = 0; from < rows; from += store::kMaxRowsPerStatement) {
-      const std::size_t n = std::min(store::kMaxRowsPerStatement, rows - from);
-      const auto first = params.begin() + static_cast<std::ptrdiff_t>(from * kStepLogColumns);
-      auto l = tx.exec(
+  // Step log rows (trueup_workflow_step) as a JSON array of objects, written
+  // in one statement whatever their number: one statement text, so one
+  // prepared statement (a VALUES list would make one per row count).
+  using StepLogRows = json;
+  Status insert_step_log(store::Transaction& tx, const StepLogRows& rows) const {
+    if (rows.empty()) return Ok{};
+    static const std::string pg =
+        "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
+        "finished_at) SELECT workflow_id, seq, step, phase, attempt, outcome, error, started_at, finished_at FROM "
+        "jsonb_to_recordset($1::jsonb) AS r(workflow_id TEXT, seq BIGINT, step TEXT, phase TEXT, attempt INTEGER, "
+        "outcome TEXT, error TEXT, started_at BIGINT, finished_at BIGINT)";
+    static const std::string sqlite = [] {
+      std::string sql =
           "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
-          "finished_at) VALUES " +
-              store::values_tuples(n, kStepLogColumns),
-          std::vector<store::Param>(first, first + static_cast<std::ptrdiff_t>(n * kStepLogColumns)));
-      if (!l) return std::move(l).error();
-    }
+          "finished_at) SELECT ";
+      const char* columns[] = {"workflow_id", "seq",   "step",       "phase",      "attempt",
+                               "outcome",     "error", "started_at", "finished_at"};
+      for (std::size_t i = 0; i < std::size(columns); ++i)
+        sql += std::string(i ? ", " : "") + "json_extract(value, '$." + columns[i] + "')";
+      return sql + " FROM json_each($1)";
+    }();
+    auto l = tx.exec(postgres ? pg : sqlite, {rows.dump(-1, ' ', false, json::error_handler_t::replace)});
+    if (!l) return std::move(l).error();
     return Ok{};
   }
 
@@ -878,18 +910,18 @@ struct Engine::Impl {
          I(had_exception ? 1 : 0), seq, now, I(phase == "compensating" ? 1 : 0)});
     if (!u) return std::move(u).error();
 
-    std::vector<store::Param> log_row{w.id,
-                                      seq,
-                                      step.name,
-                                      std::string(compensating ? "compensate" : "run"),
-                                      I(attempt_no),
-                                      outcome,
-                                      opt_text(error_text),
-                                      epoch_ms(started),
-                                      now};
+    json log_row{{"workflow_id", w.id},
+                 {"seq", seq},
+                 {"step", step.name},
+                 {"phase", compensating ? "compensate" : "run"},
+                 {"attempt", attempt_no},
+                 {"outcome", outcome},
+                 {"error", error_text ? json(*error_text) : json(nullptr)},
+                 {"started_at", epoch_ms(started)},
+                 {"finished_at", now}};
     if (step_log) {
-      std::move(log_row.begin(), log_row.end(), std::back_inserter(*step_log));
-    } else if (auto l = insert_step_log(tx, log_row); !l) {
+      step_log->push_back(std::move(log_row));
+    } else if (auto l = insert_step_log(tx, json::array({std::move(log_row)})); !l) {
       return l;
     }
     const auto limit = static_cast<std::int64_t>(settings.step_log_limit);

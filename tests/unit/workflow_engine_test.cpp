@@ -97,6 +97,24 @@ class WorkflowEngineTest : public ::testing::TestWithParam<Db> {
 
   static StepResult noop(StepContext&) { return StepResult::done(); }
 
+  // "a_sealer" sorts before "b_document" in a group, so its on_commit
+  // signals the document after the group read (and locked) the document's
+  // row, or, with `signalled_from_steps`, before the group reads it at its
+  // turn.
+  void define_sealer_and_document(bool signalled_from_steps) {
+    engine().define({"a_sealer", {step("seal", [this](StepContext& ctx) -> StepResult {
+                       ctx.on_commit([this](store::Transaction& tx) -> Status {
+                         auto n = engine().signal(tx, "doc-1", "sealed", json::object());
+                         if (!n) return std::move(n).error();
+                         return *n == 1 ? Status(Ok{}) : make_error(Errc::internal, "the document was not signalled");
+                       });
+                       return StepResult::done();
+                     })}});
+    WorkflowType document{"b_document", {step("close", noop)}};
+    document.signalled_from_steps = signalled_from_steps;
+    engine().define(document);
+  }
+
   std::unique_ptr<test::TestDatabase> db_;
   metrics::Registry registry_;
   ManualClock clock_;
@@ -504,25 +522,19 @@ TEST_P(WorkflowEngineTest, SignalArrivingWhileTheStepRunsIsNotLost) {
 }
 
 TEST_P(WorkflowEngineTest, ASignalFromAStepOfTheSameGroupIsCountedAndCleared) {
-  // "a_sealer" sorts before "b_document" in the group, so its on_commit
-  // signals the document after the group read the document's row.
-  engine().define({"a_sealer", {step("seal", [&](StepContext& ctx) -> StepResult {
-                     ctx.on_commit([this](store::Transaction& tx) -> Status {
-                       auto n = engine().signal(tx, "doc-1", "sealed", json::object());
-                       if (!n) return std::move(n).error();
-                       return *n == 1 ? Status(Ok{}) : make_error(Errc::internal, "the document was not signalled");
-                     });
-                     return StepResult::done();
-                   })}});
-  engine().define({"b_document", {step("close", noop)}});
-  const auto sealer = start("a_sealer", "order-1");
-  const auto document = start("b_document", "doc-1");
-  EXPECT_EQ(run_due(), 2u);
-  EXPECT_EQ(state(sealer), State::completed);
-  EXPECT_EQ(state(document), State::completed);
-  // Completed with the signal counted, so its row went with it.
-  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM trueup_workflow_signal WHERE workflow_id = $1", {document}), "0");
-  EXPECT_EQ(db_->scalar("SELECT pending_signals FROM trueup_workflow WHERE id = $1", {document}), "0");
+  for (const bool at_its_turn : {false, true}) {
+    SCOPED_TRACE(at_its_turn ? "document read at its turn" : "document read with the group");
+    engine_.reset();
+    define_sealer_and_document(at_its_turn);
+    const auto sealer = start("a_sealer", at_its_turn ? "order-2" : "order-1");
+    const auto document = start("b_document", "doc-1");
+    EXPECT_EQ(run_due(), 2u);
+    EXPECT_EQ(state(sealer), State::completed);
+    EXPECT_EQ(state(document), State::completed);
+    // Completed with the signal counted, so its row went with it.
+    EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM trueup_workflow_signal WHERE workflow_id = $1", {document}), "0");
+    EXPECT_EQ(db_->scalar("SELECT pending_signals FROM trueup_workflow WHERE id = $1", {document}), "0");
+  }
 }
 
 TEST_P(WorkflowEngineTest, SignalTimeoutRunsTheStepAgain) {
@@ -690,6 +702,46 @@ TEST_P(WorkflowEngineTest, ALeaseLostInAGroupDiscardsOnlyThatOutcome) {
     ASSERT_EQ(d.steps.size(), 1u) << id;
     EXPECT_EQ(d.steps[0].outcome, "done");
   }
+}
+
+TEST_P(WorkflowEngineTest, AClaimLostToADatabaseCrashIsALostLease) {
+  // Claims commit without waiting for their WAL flush: after a crash the row
+  // may show the lease before the claim. Whoever claims it next must not
+  // write the lost claim's token again, or the first holder's late outcome
+  // would be recorded as well as the second's.
+  int calls = 0;
+  std::string before;
+  std::unique_ptr<Engine> other;
+  const auto define = [&](Engine& e) {
+    e.define({"crashy", {step("a", [&](StepContext& ctx) -> StepResult {
+                if (++calls == 1) {
+                  // The crash: the claim that is running this call is lost...
+                  db_->exec(
+                      "UPDATE trueup_workflow SET state = 'pending', lease_owner = NULL, lease_until = NULL, "
+                      "due_at = $2, lease_token = $3 WHERE id = $1",
+                      {ctx.workflow_id(), epoch_ms(clock_.now()), std::stoll(before)});
+                  // ...and another instance claims the row and completes the step.
+                  auto r = other->run_due();
+                  EXPECT_TRUE(r && *r == 1u);
+                }
+                return StepResult::done();
+              })}});
+  };
+  auto other_settings = settings_;
+  other_settings.instance_id = "other-instance";
+  other = std::make_unique<Engine>(db_->store(), *exceptions_, registry_, clock_, other_settings);
+  define(engine());
+  define(*other);
+  const auto id = start("crashy");
+  before = db_->scalar("SELECT lease_token FROM trueup_workflow WHERE id = $1", {id});
+  EXPECT_EQ(run_due(), 1u);
+  EXPECT_EQ(calls, 2);
+  // Recorded once: the other instance's outcome; the first one's was discarded.
+  auto d = get(id);
+  EXPECT_EQ(d.summary.state, State::completed);
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_EQ(d.steps[0].outcome, "done");
+  other.reset();
 }
 
 TEST_P(WorkflowEngineTest, StepLogIsBounded) {

@@ -164,6 +164,13 @@ struct WorkflowType {
   // (e.g. a stock position: "<sku>|<location>") lock them in one order and
   // do not deadlock.
   std::function<std::string(const nlohmann::json& input)> record_order = {};
+  // Set when other workflows' steps signal this type from their on_commit
+  // writes (Engine::signal inside the recording transaction). A group of
+  // outcomes locks its members' rows up front, before any on_commit write;
+  // such a member's row is locked at its own turn instead, so a group that
+  // signals it while holding rows of its own (say, a document's group row)
+  // waits for this group rather than deadlocking with it.
+  bool signalled_from_steps = false;
 };
 
 // The derived idempotency key (see StepContext::idempotency_key).
