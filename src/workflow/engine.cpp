@@ -362,9 +362,10 @@ struct Engine::Impl {
       // A claim need not wait for its WAL flush: one lost to a database
       // crash leaves the row's old lease_token, and no later claim writes
       // the lost one again (new_token), so the outcome recorded under it is
-      // discarded as a lost lease and the step runs again, as after an
-      // expired lease. Recording an outcome commits synchronously, which
-      // flushes the claim before it.
+      // discarded as a lost lease and the step runs again (possibly while
+      // the first call still runs: the row is due at once, not after a
+      // lease; same idempotency key). Recording an outcome commits
+      // synchronously, which flushes the claim before it.
       if (postgres) {
         auto async = tx.exec("SET LOCAL synchronous_commit = off");
         if (!async) return std::move(async).error();
@@ -643,6 +644,14 @@ struct Engine::Impl {
       "pending_signals FROM trueup_workflow WHERE ";
   static inline const store::Row kNoRow{};  // a workflow row that is gone
 
+  // PostgreSQL's jsonb refuses \u0000 (and a text parameter ends at a NUL
+  // anyway): an error text that carries one is logged without it, or the
+  // outcome could never be recorded.
+  static std::string without_nul(std::string text) {
+    std::erase(text, '\0');
+    return text;
+  }
+
   // Step log rows (trueup_workflow_step) as a JSON array of objects, written
   // in one statement whatever their number: one statement text, so one
   // prepared statement (a VALUES list would make one per row count).
@@ -916,7 +925,7 @@ struct Engine::Impl {
                  {"phase", compensating ? "compensate" : "run"},
                  {"attempt", attempt_no},
                  {"outcome", outcome},
-                 {"error", error_text ? json(*error_text) : json(nullptr)},
+                 {"error", error_text ? json(without_nul(*error_text)) : json(nullptr)},
                  {"started_at", epoch_ms(started)},
                  {"finished_at", now}};
     if (step_log) {

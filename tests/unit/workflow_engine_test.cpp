@@ -681,7 +681,7 @@ TEST_P(WorkflowEngineTest, ALeaseLostInAGroupDiscardsOnlyThatOutcome) {
                      // Another instance takes this one over while its step runs.
                      if (ctx.input().value("taken", false))
                        db_->exec(
-                           "UPDATE trueup_workflow SET lease_owner = 'other', lease_token = lease_token + 1 "
+                           "UPDATE trueup_workflow SET lease_owner = 'other', lease_token = -1 "
                            "WHERE id = $1",
                            {ctx.workflow_id()});
                      return StepResult::done();
@@ -742,6 +742,24 @@ TEST_P(WorkflowEngineTest, AClaimLostToADatabaseCrashIsALostLease) {
   ASSERT_EQ(d.steps.size(), 1u);
   EXPECT_EQ(d.steps[0].outcome, "done");
   other.reset();
+}
+
+TEST_P(WorkflowEngineTest, AnErrorTextWithANulIsLoggedWithoutIt) {
+  int calls = 0;
+  engine().define({"nul", {step("a", [&](StepContext&) -> StepResult {
+                     if (++calls == 1) return make_error(Errc::unavailable, std::string("bad\0byte", 8));
+                     return StepResult::done();
+                   })}});
+  const auto id = start("nul");
+  EXPECT_EQ(run_due(), 1u);
+  auto d = get(id);
+  EXPECT_EQ(d.summary.state, State::retrying);
+  ASSERT_EQ(d.steps.size(), 1u);
+  ASSERT_TRUE(d.steps[0].error);
+  EXPECT_NE(d.steps[0].error->find("badbyte"), std::string::npos) << *d.steps[0].error;
+  clock_.advance(1s);
+  EXPECT_EQ(run_due(), 1u);
+  EXPECT_EQ(state(id), State::completed);
 }
 
 TEST_P(WorkflowEngineTest, StepLogIsBounded) {
