@@ -318,13 +318,10 @@ void Relay::post_mark(Batch& batch, std::size_t count) {
   batch.marking = count;
   // On a store thread, so the next batches are read and produced meanwhile.
   store_.post(
-      [postgres = postgres_, sql = std::move(sql), params = std::move(params)](store::Transaction& tx) -> Status {
-        if (postgres) {
-          // Losing this commit in a database crash only publishes the events
-          // again (at-least-once), so it need not wait for the WAL flush.
-          auto async_commit = tx.exec("SET LOCAL synchronous_commit = off");
-          if (!async_commit) return std::move(async_commit).error();
-        }
+      [sql = std::move(sql), params = std::move(params)](store::Transaction& tx) -> Status {
+        // Losing this commit in a database crash only publishes the events
+        // again (at-least-once), so it need not wait for the WAL flush.
+        if (auto s = tx.commit_without_flush(); !s) return s;
         auto r = tx.exec(sql, params);
         if (!r) return std::move(r).error();
         return Ok{};

@@ -147,6 +147,12 @@ class PostgresTransaction final : public detail::AbortOnErrorTransaction {
 
   bool broken() const { return broken_; }
 
+  Status commit_without_flush() override {
+    auto r = exec("SET LOCAL synchronous_commit = off", {});
+    if (!r) return std::move(r).error();
+    return Ok{};
+  }
+
  private:
   Result<Rows> run(std::string_view sql, const std::vector<Param>& params) override {
     try {

@@ -366,10 +366,7 @@ struct Engine::Impl {
       // the first call still runs: the row is due at once, not after a
       // lease; same idempotency key). Recording an outcome commits
       // synchronously, which flushes the claim before it.
-      if (postgres) {
-        auto async = tx.exec("SET LOCAL synchronous_commit = off");
-        if (!async) return std::move(async).error();
-      }
+      if (auto async = tx.commit_without_flush(); !async) return async;
       auto rows = tx.exec(sql, params);
       if (!rows) return std::move(rows).error();
       for (const auto& r : rows->rows) out.push_back(claimed_from_row(r));
@@ -663,16 +660,11 @@ struct Engine::Impl {
         "finished_at) SELECT workflow_id, seq, step, phase, attempt, outcome, error, started_at, finished_at FROM "
         "jsonb_to_recordset($1::jsonb) AS r(workflow_id TEXT, seq BIGINT, step TEXT, phase TEXT, attempt INTEGER, "
         "outcome TEXT, error TEXT, started_at BIGINT, finished_at BIGINT)";
-    static const std::string sqlite = [] {
-      std::string sql =
-          "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
-          "finished_at) SELECT ";
-      const char* columns[] = {"workflow_id", "seq",   "step",       "phase",      "attempt",
-                               "outcome",     "error", "started_at", "finished_at"};
-      for (std::size_t i = 0; i < std::size(columns); ++i)
-        sql += std::string(i ? ", " : "") + "json_extract(value, '$." + columns[i] + "')";
-      return sql + " FROM json_each($1)";
-    }();
+    static const std::string sqlite =
+        "INSERT INTO trueup_workflow_step (workflow_id, seq, step, phase, attempt, outcome, error, started_at, "
+        "finished_at) SELECT value ->> 'workflow_id', value ->> 'seq', value ->> 'step', value ->> 'phase', "
+        "value ->> 'attempt', value ->> 'outcome', value ->> 'error', value ->> 'started_at', "
+        "value ->> 'finished_at' FROM json_each($1)";
     auto l = tx.exec(postgres ? pg : sqlite, {rows.dump(-1, ' ', false, json::error_handler_t::replace)});
     if (!l) return std::move(l).error();
     return Ok{};

@@ -58,6 +58,13 @@ class Transaction {
   // execs fail with the same error, and the transaction rolls back even if the
   // Work returns Ok (transact then reports that first error).
   virtual Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {}) = 0;
+
+  // Lets this transaction's commit return before its WAL reaches the disk
+  // (PostgreSQL: synchronous_commit = off for it alone), for work whose loss
+  // in a database crash is harmless because it is done again. The commit
+  // stays atomic and becomes durable with the next one that waits. Nothing
+  // on SQLite.
+  virtual Status commit_without_flush() { return Ok{}; }
 };
 
 // Work done inside one transaction. Returning an error rolls back; returning
